@@ -1,0 +1,155 @@
+"""Drift fields that solvers integrate. One interface for exact and learned drifts.
+
+A :class:`Drift` knows its schedule and gives the velocity b(t, x); the noise denoiser and the
+score follow exactly from it (:mod:`sictl.core.conversions`). Solvers only see this interface, so a
+trained network (later) plugs in unchanged, and :class:`TransferredDrift` re-times any drift to
+another schedule without retraining.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import torch
+from torch import Tensor
+
+from sictl.core.conversions import eta_z_from_velocity
+from sictl.core.schedules import Schedule, as_time
+from sictl.core.transfer import transfer_velocity
+
+__all__ = ["Drift", "FourierGaussianDrift", "DiagonalGaussianDrift", "TransferredDrift", "CountingDrift"]
+
+
+class Drift:
+    """Velocity field of an interpolant with a Gaussian base N(0, C0).
+
+    Subclasses set :attr:`schedule` and implement :meth:`velocity`; they may override
+    :meth:`sample_base` (default: white unit noise) for a non-identity C0.
+    """
+
+    schedule: Schedule
+
+    def velocity(self, t: float | Tensor, x: Tensor) -> Tensor:  # pragma: no cover - abstract
+        """b(t, x) for a scalar time t and states x: (batch, ...)."""
+        raise NotImplementedError
+
+    def eta_z(self, t: float | Tensor, x: Tensor, b: Tensor | None = None) -> Tensor:
+        """E[z | x_t = x] from the velocity (pass ``b`` if already computed)."""
+        b = self.velocity(t, x) if b is None else b
+        return eta_z_from_velocity(self.schedule(as_time(t).to(x)), x, b)
+
+    def sample_base(self, shape: tuple[int, ...], *, generator: torch.Generator | None, like: Tensor) -> Tensor:
+        """A draw of the base noise z ~ N(0, C0) of the given shape."""
+        return torch.randn(shape, generator=generator, dtype=like.dtype, device=like.device)
+
+
+class DiagonalGaussianDrift(Drift):
+    """Exact drift for a Gaussian target that is diagonal in the state's own coordinates.
+
+    Each coordinate k of x is an independent mode with base variance μ_k and target variance λ_k:
+    b_k(t, x) = a_k(t) x_k, a_k = (αα̇ μ_k + ββ̇ λ_k) / (α² μ_k + β² λ_k). Used for per-mode gain
+    analysis (x = ones gives the gain of a solver mode by mode) and for 1-D Gaussian targets.
+
+    Args:
+        schedule: the interpolation schedule.
+        target_var: (..., K) target variances λ_k, broadcast against x.
+        base_var: base variances μ_k (default 1).
+    """
+
+    def __init__(self, schedule: Schedule, target_var: Tensor, base_var: Tensor | float = 1.0):
+        self.schedule = schedule
+        self.target_var = torch.as_tensor(target_var, dtype=torch.float64)
+        self.base_var = torch.as_tensor(base_var, dtype=torch.float64)
+
+    def rate(self, t: float | Tensor) -> Tensor:
+        """a_k(t), shape of ``target_var``."""
+        t = as_time(t)
+        aad, bbd = self.schedule.half_square_rates(t)
+        v = self.schedule(t)
+        mu, lam = self.base_var, self.target_var
+        return (aad * mu + bbd * lam) / (v.alpha**2 * mu + v.beta**2 * lam)
+
+    def velocity(self, t, x):
+        return self.rate(t).to(x) * x
+
+    def sample_base(self, shape, *, generator, like):
+        z = torch.randn(shape, generator=generator, dtype=like.dtype, device=like.device)
+        return z * self.base_var.to(like).sqrt()
+
+
+class FourierGaussianDrift(Drift):
+    """Exact drift for a periodic Gaussian field whose law is diagonal in Fourier space.
+
+    b̂_k = a_k(t) x̂_k with a_k = (αα̇ S0_k + ββ̇ S1_k)/(α² S0_k + β² S1_k) (reference/scale_adaptive.md
+    §1.3), FFTs with norm="forward" over the trailing spatial axes.
+
+    Args:
+        schedule: interpolation schedule.
+        target_power: S1, per-mode power E|x̂_k|² on the full FFT grid, shape (*spatial).
+        base_power: S0, same shape (or a scalar for white noise with that per-mode variance).
+    """
+
+    def __init__(self, schedule: Schedule, target_power: Tensor, base_power: Tensor | float = 1.0):
+        self.schedule = schedule
+        self.target_power = torch.as_tensor(target_power, dtype=torch.float64)
+        self.base_power = torch.as_tensor(base_power, dtype=torch.float64).expand_as(self.target_power)
+        self.ndim = self.target_power.ndim
+
+    def _dims(self) -> tuple[int, ...]:
+        return tuple(range(-self.ndim, 0))
+
+    def rate(self, t: float | Tensor) -> Tensor:
+        t = as_time(t)
+        aad, bbd = self.schedule.half_square_rates(t)
+        v = self.schedule(t)
+        s0, s1 = self.base_power, self.target_power
+        den = v.alpha**2 * s0 + v.beta**2 * s1
+        # modes with no power in base or target (the mean mode) stay put
+        return torch.where(den > 0, (aad * s0 + bbd * s1) / torch.where(den > 0, den, 1.0), 0.0)
+
+    def velocity(self, t, x):
+        dims = self._dims()
+        xh = torch.fft.fftn(x, dim=dims, norm="forward")
+        rate = self.rate(t).to(device=x.device, dtype=xh.real.dtype)
+        return torch.fft.ifftn(rate * xh, dim=dims, norm="forward").real.to(x.dtype)
+
+    def sample_base(self, shape, *, generator, like):
+        """Re(ifft(√S0 ⊙ (ξ_r + iξ_i))): a real field with E|ẑ_k|² = S0_k (scale_adaptive.md §1.2)."""
+        dims = self._dims()
+        xr = torch.randn(shape, generator=generator, dtype=like.dtype, device=like.device)
+        xi = torch.randn(shape, generator=generator, dtype=like.dtype, device=like.device)
+        amp = self.base_power.to(device=like.device, dtype=like.dtype).sqrt()
+        return torch.fft.ifftn(amp * torch.complex(xr, xi), dim=dims, norm="forward").real
+
+
+class TransferredDrift(Drift):
+    """A drift defined under one schedule, evaluated under another by SNR matching (§3 transfer)."""
+
+    def __init__(self, source: Drift, schedule: Schedule):
+        self.source = source
+        self.schedule = schedule
+
+    def velocity(self, t, x):
+        return transfer_velocity(self.source.velocity, self.source.schedule, self.schedule, t, x)
+
+    def sample_base(self, shape, *, generator, like):
+        return self.source.sample_base(shape, generator=generator, like=like)
+
+
+class CountingDrift(Drift):
+    """Wraps a drift and counts velocity evaluations (the NFE recorded in every output)."""
+
+    def __init__(self, inner: Drift):
+        self.inner = inner
+        self.schedule = inner.schedule
+        self.calls = 0
+
+    def velocity(self, t, x):
+        self.calls += 1
+        return self.inner.velocity(t, x)
+
+    def sample_base(self, shape, *, generator, like):
+        return self.inner.sample_base(shape, generator=generator, like=like)
+
+
+VelocityFn = Callable[[Tensor, Tensor], Tensor]

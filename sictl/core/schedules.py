@@ -1,0 +1,331 @@
+"""Interpolation schedules: α(t), β(t) and their time derivatives.
+
+Convention (SPEC §1): ``x_t = α(t) z + β(t) x1`` with α(0) = β(1) = 1, α(1) = β(0) = 0, α̇ < 0 < β̇.
+Point-source schedules (forecasting) add ``σ(t) √t ξ`` with σ(1) = 0 (reference/follmer.md §1.2).
+
+Each schedule is one small frozen dataclass whose ``__call__(t)`` returns :class:`ScheduleValues`.
+``t`` may be a python float or a tensor of any shape; values are returned as float64 tensors of the
+same shape unless ``t`` is already a floating tensor (its dtype and device are kept).
+
+Adding a schedule means one class in this file and one line in :data:`SCHEDULES`.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import NamedTuple
+
+import torch
+from torch import Tensor
+
+from sictl.errors import ConfigError
+
+__all__ = [
+    "ScheduleValues",
+    "Schedule",
+    "Linear",
+    "Trig",
+    "Designed",
+    "PointSource",
+    "Tabulated",
+    "SCHEDULES",
+    "POINT_SOURCE_BETAS",
+    "make_schedule",
+    "as_time",
+]
+
+
+class ScheduleValues(NamedTuple):
+    """α, β, α̇, β̇ at the requested times (each with the shape of ``t``)."""
+
+    alpha: Tensor
+    beta: Tensor
+    alpha_dot: Tensor
+    beta_dot: Tensor
+
+
+def as_time(t: float | Tensor) -> Tensor:
+    """Turn ``t`` into a floating tensor (float64 for python numbers and integer tensors)."""
+    if isinstance(t, Tensor):
+        return t if t.is_floating_point() else t.to(torch.float64)
+    return torch.tensor(t, dtype=torch.float64)
+
+
+class Schedule:
+    """Base class. Subclasses implement :meth:`__call__`; the rest is derived from it."""
+
+    name: str = "schedule"
+
+    def __call__(self, t: float | Tensor) -> ScheduleValues:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    def half_square_rates(self, t: float | Tensor) -> tuple[Tensor, Tensor]:
+        """(α α̇, β β̇) = (½ d(α²)/dt, ½ d(β²)/dt).
+
+        These stay finite where α̇ or β̇ blow up (the designed schedule at t = 0 and 1), so the
+        exact Gaussian drift rate can be evaluated on the closed interval. Subclasses with
+        singular derivatives override this.
+        """
+        v = self(t)
+        return v.alpha * v.alpha_dot, v.beta * v.beta_dot
+
+    def log_snr(self, t: float | Tensor) -> Tensor:
+        """ℓ(t) = log(β/α), increasing from −∞ (t = 0) to +∞ (t = 1)."""
+        v = self(t)
+        return torch.log(v.beta) - torch.log(v.alpha)
+
+    def time_at_log_snr(self, ell: Tensor) -> Tensor:
+        """Inverse of :meth:`log_snr`: the t with log(β/α)(t) = ℓ, elementwise.
+
+        Generic version: safeguarded bisection (the log-SNR is increasing), 200 halvings or until
+        the bracket stops shrinking in float64. Schedules with a closed inverse override this.
+        """
+        ell = torch.as_tensor(ell, dtype=torch.float64)
+        lo, hi = torch.zeros_like(ell), torch.ones_like(ell)
+        for _ in range(200):
+            mid = 0.5 * (lo + hi)
+            if bool(((mid == lo) | (mid == hi)).all()):
+                break
+            below = self.log_snr(mid) < ell
+            lo, hi = torch.where(below, mid, lo), torch.where(below, hi, mid)
+        return 0.5 * (lo + hi)
+
+    def describe(self) -> dict:
+        """JSON-friendly description: ``{"name": ..., **parameters}``."""
+        return {"name": self.name}
+
+
+@dataclass(frozen=True)
+class Linear(Schedule):
+    """α = 1 − t, β = t (the reference schedule of the papers)."""
+
+    name: str = field(default="linear", init=False)
+
+    def __call__(self, t):
+        t = as_time(t)
+        return ScheduleValues(1 - t, t.clone(), -torch.ones_like(t), torch.ones_like(t))
+
+    def time_at_log_snr(self, ell):
+        return torch.sigmoid(torch.as_tensor(ell, dtype=torch.float64))
+
+
+@dataclass(frozen=True)
+class Trig(Schedule):
+    """α = cos(πt/2), β = sin(πt/2) (variance preserving)."""
+
+    name: str = field(default="trig", init=False)
+
+    def __call__(self, t):
+        t = as_time(t)
+        h = 0.5 * math.pi
+        return ScheduleValues(torch.cos(h * t), torch.sin(h * t), -h * torch.sin(h * t), h * torch.cos(h * t))
+
+    def time_at_log_snr(self, ell):
+        return torch.atan(torch.exp(torch.as_tensor(ell, dtype=torch.float64))) / (0.5 * math.pi)
+
+
+def _ratio_over_expm1(log_lam: float) -> float:
+    """L / (e^L − 1), with its limit 1 at L = 0."""
+    return 1.0 if abs(log_lam) < 1e-300 else log_lam / math.expm1(log_lam)
+
+
+@dataclass(frozen=True)
+class Designed(Schedule):
+    """Lipschitz-optimal variance-preserving schedule for ratio λ (reference/lipschitz.md §2.3, eq. 3.6).
+
+    α² + β² = 1 and α² + λβ² = λ^t, i.e. β² = (λ^t − 1)/(λ − 1). Written with ``expm1`` so that
+    λ → 1 tends smoothly to β² = t. The drift of the Gaussian mode with ratio λ is then the
+    constant ½ ln λ. Derivatives are infinite at t = 0 (β̇) and t = 1 (α̇); the products α α̇ and
+    β β̇ are finite everywhere (:meth:`half_square_rates`).
+    """
+
+    lam: float
+    name: str = field(default="designed", init=False)
+
+    def __post_init__(self):
+        if not (isinstance(self.lam, (int, float)) and math.isfinite(self.lam) and self.lam > 0):
+            raise ConfigError(
+                f"designed schedule needs a ratio λ > 0, got {self.lam!r}",
+                hint="λ is the target/base per-mode variance ratio, e.g. designed:1e-4",
+            )
+
+    def _squares(self, t: Tensor) -> tuple[Tensor, Tensor, Tensor]:
+        log_lam = math.log(self.lam)
+        if abs(log_lam) < 1e-12:  # λ = 1 to machine precision: the limit β² = t
+            return 1 - t, t.clone(), torch.ones_like(t)
+        denom = math.expm1(log_lam)
+        beta2 = torch.expm1(t * log_lam) / denom
+        alpha2 = torch.exp(t * log_lam) * torch.expm1((1 - t) * log_lam) / denom
+        dbeta2 = torch.exp(t * log_lam) * _ratio_over_expm1(log_lam)
+        return alpha2, beta2, dbeta2
+
+    def __call__(self, t):
+        t = as_time(t)
+        alpha2, beta2, dbeta2 = self._squares(t)
+        alpha, beta = alpha2.clamp_min(0).sqrt(), beta2.clamp_min(0).sqrt()
+        return ScheduleValues(alpha, beta, -0.5 * dbeta2 / alpha, 0.5 * dbeta2 / beta)
+
+    def half_square_rates(self, t):
+        t = as_time(t)
+        _, _, dbeta2 = self._squares(t)
+        return -0.5 * dbeta2, 0.5 * dbeta2
+
+    def time_at_log_snr(self, ell):
+        # β²/α² = e^{2ℓ}  ⇔  λ^t = (1 + λ e^{2ℓ}) / (1 + e^{2ℓ})  (reference/lipschitz.md §7 item 10)
+        two_ell = 2 * torch.as_tensor(ell, dtype=torch.float64)
+        log_lam = math.log(self.lam)
+        if abs(log_lam) > 1e-4:
+            zero = torch.zeros_like(two_ell)
+            return (torch.logaddexp(zero, two_ell + log_lam) - torch.logaddexp(zero, two_ell)) / log_lam
+        # series of the same difference quotient in ln λ (error O(ln λ³) < 1e-12)
+        q = torch.sigmoid(two_ell)
+        return q + q * (1 - q) * log_lam / 2 + q * (1 - q) * (1 - 2 * q) * log_lam**2 / 6
+
+    def describe(self):
+        return {"name": self.name, "lam": self.lam}
+
+
+# β(t) and β̇(t) of the point-source families of reference/follmer.md §7 T1.
+POINT_SOURCE_BETAS = {
+    "lin-beta": (lambda t: t.clone(), lambda t: torch.ones_like(t)),
+    "beta-t2": (lambda t: t * t, lambda t: 2 * t),
+    "beta-2t2": (lambda t: 2 * t * t / (t + 1), lambda t: (2 * t * t + 4 * t) / (t + 1) ** 2),
+    "beta-3t2": (lambda t: 3 * t * t / (2 * t + 1), lambda t: (6 * t * t + 6 * t) / (2 * t + 1) ** 2),
+}
+
+
+@dataclass(frozen=True)
+class PointSource(Schedule):
+    """Point-source interpolant x_t = α x0 + β x1 + σ √t ξ with α = 1 − t and σ = c (1 − t).
+
+    ``family`` is one of :data:`POINT_SOURCE_BETAS`. :meth:`sigma` gives (σ, σ̇).
+    """
+
+    family: str = "beta-t2"
+    c: float = 1.0
+    name: str = field(default="point-source", init=False)
+
+    def __post_init__(self):
+        if self.family not in POINT_SOURCE_BETAS:
+            raise ConfigError(
+                f"unknown point-source family {self.family!r}",
+                hint=f"choose one of {', '.join(POINT_SOURCE_BETAS)}",
+            )
+        if not (math.isfinite(self.c) and self.c > 0):
+            raise ConfigError(f"point-source noise scale c must be > 0, got {self.c!r}")
+
+    def __call__(self, t):
+        t = as_time(t)
+        beta_fn, dbeta_fn = POINT_SOURCE_BETAS[self.family]
+        return ScheduleValues(1 - t, beta_fn(t), -torch.ones_like(t), dbeta_fn(t))
+
+    def sigma(self, t: float | Tensor) -> tuple[Tensor, Tensor]:
+        """(σ(t), σ̇(t)) = (c (1 − t), −c)."""
+        t = as_time(t)
+        return self.c * (1 - t), torch.full_like(t, -self.c)
+
+    def describe(self):
+        return {"name": self.family, "c": self.c}
+
+
+class Tabulated(Schedule):
+    """A schedule read from a table (a schedule file), applied verbatim.
+
+    Between nodes α and β are cubic Hermite interpolants of the tabulated values *and* tabulated
+    derivatives, so the interpolant reproduces α, β, α̇, β̇ exactly at the nodes and its derivative
+    is the exact derivative of its values everywhere. A non-finite tabulated derivative (the
+    designed schedule's β̇(0) = ∞) is replaced by the one-sided three-point estimate.
+
+    Args:
+        t, alpha, beta, alpha_dot, beta_dot: 1-D arrays of equal length P ≥ 2, ``t`` strictly
+            increasing from 0 to 1, α non-increasing from 1 to 0, β non-decreasing from 0 to 1.
+        label: name reported in outputs (e.g. the file name).
+    """
+
+    def __init__(self, t, alpha, beta, alpha_dot, beta_dot, *, label: str = "tabulated"):
+        cols = [torch.as_tensor(c, dtype=torch.float64).flatten() for c in (t, alpha, beta, alpha_dot, beta_dot)]
+        self.t, self.alpha, self.beta, da, db = cols
+        self.name = label
+        p = self.t.numel()
+        if p < 2 or any(c.numel() != p for c in cols):
+            raise ConfigError(f"tabulated schedule {label}: need ≥ 2 points and equal column lengths")
+        if not bool((torch.diff(self.t) > 0).all()) or self.t[0] != 0 or self.t[-1] != 1:
+            raise ConfigError(f"tabulated schedule {label}: t must increase strictly from 0 to 1")
+        if bool((torch.diff(self.beta) < 0).any()) or bool((torch.diff(self.alpha) > 0).any()):
+            raise ConfigError(
+                f"tabulated schedule {label} is not monotone (α must decrease and β increase)",
+                hint="check the table or re-create it with `sictl design-schedule`",
+            )
+        self.alpha_dot = self._finite_slopes(self.alpha, da)
+        self.beta_dot = self._finite_slopes(self.beta, db)
+
+    def _finite_slopes(self, y: Tensor, dy: Tensor) -> Tensor:
+        dy = dy.clone()
+        bad = ~torch.isfinite(dy)
+        if bad.any():
+            t = self.t
+            est = torch.empty_like(dy)
+            est[1:-1] = (y[2:] - y[:-2]) / (t[2:] - t[:-2])
+            est[0] = (y[1] - y[0]) / (t[1] - t[0])
+            est[-1] = (y[-1] - y[-2]) / (t[-1] - t[-2])
+            dy[bad] = est[bad]
+        return dy
+
+    def _hermite(self, t: Tensor, y: Tensor, dy: Tensor) -> tuple[Tensor, Tensor]:
+        nodes = self.t.to(t.device, t.dtype)
+        i = torch.searchsorted(nodes, t.detach().clamp(0, 1), right=True).clamp(1, nodes.numel() - 1) - 1
+        t0, h = nodes[i], nodes[i + 1] - nodes[i]
+        s = (t - t0) / h
+        y0, y1 = y.to(t)[i], y.to(t)[i + 1]
+        m0, m1 = dy.to(t)[i] * h, dy.to(t)[i + 1] * h
+        s2, s3 = s * s, s * s * s
+        val = (2 * s3 - 3 * s2 + 1) * y0 + (s3 - 2 * s2 + s) * m0 + (-2 * s3 + 3 * s2) * y1 + (s3 - s2) * m1
+        der = ((6 * s2 - 6 * s) * y0 + (3 * s2 - 4 * s + 1) * m0 + (-6 * s2 + 6 * s) * y1 + (3 * s2 - 2 * s) * m1) / h
+        return val, der
+
+    def __call__(self, t):
+        t = as_time(t)
+        a, da = self._hermite(t, self.alpha, self.alpha_dot)
+        b, db = self._hermite(t, self.beta, self.beta_dot)
+        return ScheduleValues(a, b, da, db)
+
+    def describe(self):
+        return {"name": "tabulated", "label": self.name, "points": int(self.t.numel())}
+
+
+SCHEDULES: dict[str, type[Schedule]] = {
+    "linear": Linear,
+    "trig": Trig,
+    "designed": Designed,
+    **{family: PointSource for family in POINT_SOURCE_BETAS},
+}
+
+
+def make_schedule(spec: str, *, default_lam: float | None = None) -> Schedule:
+    """Build a named schedule from a spec string.
+
+    ``linear``, ``trig``, ``designed:λ`` (or ``designed`` with ``default_lam``), and the point-source
+    families ``lin-beta``, ``beta-t2``, ``beta-2t2``, ``beta-3t2`` optionally with ``:c``.
+    Schedule *files* are opened by the io layer and wrapped in :class:`Tabulated`.
+    """
+    name, _, arg = spec.partition(":")
+    if name not in SCHEDULES:
+        raise ConfigError(
+            f"unknown schedule {spec!r}",
+            hint=f"use one of {', '.join(SCHEDULES)} or a schedule file made by `sictl design-schedule`",
+        )
+    try:
+        value = float(arg) if arg else None
+    except ValueError:
+        raise ConfigError(f"schedule {spec!r}: {arg!r} is not a number", hint="e.g. designed:1e-4") from None
+    if name == "designed":
+        lam = value if value is not None else default_lam
+        if lam is None:
+            raise ConfigError("the designed schedule needs a ratio λ", hint="write designed:λ, e.g. designed:1e-4")
+        return Designed(lam)
+    if SCHEDULES[name] is PointSource:
+        return PointSource(name, 1.0 if value is None else value)
+    if value is not None:
+        raise ConfigError(f"schedule {name!r} takes no parameter (got {spec!r})")
+    return SCHEDULES[name]()

@@ -1,0 +1,91 @@
+"""Fourier grids, model spectra and shell binning on periodic grids (SPEC §1: FFT norm="forward").
+
+With ``x̂ = fftn(x, norm="forward")`` the per-mode power P(k) = E|x̂_k|² satisfies Parseval
+mean_x |x|² = Σ_k P(k). 2-D shell spectra average P over the annulus |k| ∈ [κ−½, κ+½) and multiply
+by 2πκ (reference/scale_adaptive.md §4.1); 1-D spectra are per |k|.
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+from torch import Tensor
+
+from sictl.errors import ConfigError
+
+__all__ = [
+    "wavenumber_norm",
+    "matern_power",
+    "matern_default_sigma2",
+    "shell_index",
+    "shell_mean",
+    "shell_spectrum",
+    "mode_power",
+]
+
+
+def wavenumber_norm(n: int, dim: int) -> Tensor:
+    """|k| on the full FFT grid of an n^dim periodic grid (integer wavenumbers), float64 (n,)*dim."""
+    k = torch.fft.fftfreq(n, d=1.0 / n, dtype=torch.float64)
+    grids = torch.meshgrid(*([k] * dim), indexing="ij")
+    return torch.sqrt(sum(g * g for g in grids))
+
+
+def matern_default_sigma2(s: float, ell: float) -> float:
+    """σ² = (4π² + ℓ²)^s, the normalisation that makes S(|k| = 1) = 1."""
+    return (4 * math.pi**2 + ell**2) ** s
+
+
+def matern_power(n: int, dim: int, s: float = 3.0, ell: float = 1.0, sigma2: float | None = None) -> Tensor:
+    """Per-mode power of the Matérn field σ²(−Δ + ℓ²)^{−s} on the unit torus, mean mode set to 0.
+
+    S(k) = σ² (4π²|k|² + ℓ²)^{−s}; default σ² makes S(|k|=1) = 1 (reference/scale_adaptive.md §2.1).
+    """
+    if n < 2 or dim not in (1, 2, 3):
+        raise ConfigError(f"Matérn grid needs n ≥ 2 and dim in 1..3, got n={n}, dim={dim}")
+    if not (s > 0 and ell > 0):
+        raise ConfigError(f"Matérn parameters need s > 0 and ℓ > 0, got s={s}, ℓ={ell}")
+    sigma2 = matern_default_sigma2(s, ell) if sigma2 is None else sigma2
+    knorm = wavenumber_norm(n, dim)
+    power = sigma2 * (4 * math.pi**2 * knorm**2 + ell**2) ** (-s)
+    power.view(-1)[0] = 0.0
+    return power
+
+
+def shell_index(n: int, dim: int) -> Tensor:
+    """Integer shell κ = round-half-up(|k|) of every mode; modes outside 1..n/2 get −1. Shape (n,)*dim.
+
+    Shells are [κ−½, κ+½) for κ = 1..n/2 (2-D and 3-D). In 1-D κ = |k| exactly.
+    """
+    knorm = wavenumber_norm(n, dim)
+    kappa = torch.floor(knorm + 0.5).to(torch.int64)
+    kappa[(kappa < 1) | (kappa > n // 2)] = -1
+    return kappa
+
+
+def shell_mean(values: Tensor, n: int, dim: int) -> Tensor:
+    """Mean of per-mode ``values`` (..., *grid) within each shell κ = 1..n/2 → (..., n/2)."""
+    idx = shell_index(n, dim).reshape(-1).to(values.device)
+    flat = values.reshape(*values.shape[: values.ndim - dim], -1)
+    keep = idx >= 0
+    sums = torch.zeros(*flat.shape[:-1], n // 2, dtype=flat.dtype, device=flat.device)
+    sums.index_add_(-1, idx[keep] - 1, flat[..., keep])
+    counts = torch.bincount(idx[keep] - 1, minlength=n // 2).to(flat.dtype)
+    return sums / counts
+
+
+def shell_spectrum(power: Tensor, n: int, dim: int) -> Tensor:
+    """Spectrum from per-mode power: 2πκ × shell mean in 2-D, per-|k| mean in 1-D; κ = 1..n/2."""
+    means = shell_mean(power, n, dim)
+    if dim == 1:
+        return means
+    kappa = torch.arange(1, n // 2 + 1, dtype=means.dtype, device=means.device)
+    return means * (2 * math.pi * kappa if dim == 2 else 4 * math.pi * kappa**2)
+
+
+def mode_power(x: Tensor, dim: int) -> Tensor:
+    """Sample mean of |x̂_k|² over the leading axes of x: (..., *grid) → (*grid)."""
+    xh = torch.fft.fftn(x, dim=tuple(range(-dim, 0)), norm="forward")
+    p = xh.real**2 + xh.imag**2
+    return p.reshape(-1, *p.shape[-dim:]).mean(0)
