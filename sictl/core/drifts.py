@@ -67,7 +67,9 @@ class DiagonalGaussianDrift(Drift):
         aad, bbd = self.schedule.half_square_rates(t)
         v = self.schedule(t)
         mu, lam = self.base_var, self.target_var
-        return (aad * mu + bbd * lam) / (v.alpha**2 * mu + v.beta**2 * lam)
+        den = v.alpha**2 * mu + v.beta**2 * lam
+        # a mode with no variance in base or target (the mean mode of a field) stays put
+        return torch.where(den > 0, (aad * mu + bbd * lam) / torch.where(den > 0, den, 1.0), 0.0)
 
     def velocity(self, t, x):
         return self.rate(t).to(x) * x

@@ -28,6 +28,7 @@ __all__ = [
     "Trig",
     "Designed",
     "PointSource",
+    "VariancePreserving",
     "Tabulated",
     "SCHEDULES",
     "POINT_SOURCE_BETAS",
@@ -91,6 +92,15 @@ class Schedule:
             lo, hi = torch.where(below, mid, lo), torch.where(below, hi, mid)
         return 0.5 * (lo + hi)
 
+    def at_log_snr(self, ell: Tensor) -> tuple[Tensor, ScheduleValues]:
+        """(t, values at t) for the t where log(β/α) = ℓ.
+
+        Schedules override this to compute α and β from ℓ directly: near t = 1 the value 1 − t is
+        lost to rounding when t is formed first, and the transfer formula needs α accurately there.
+        """
+        t = self.time_at_log_snr(ell)
+        return t, self(t)
+
     def describe(self) -> dict:
         """JSON-friendly description: ``{"name": ..., **parameters}``."""
         return {"name": self.name}
@@ -109,6 +119,11 @@ class Linear(Schedule):
     def time_at_log_snr(self, ell):
         return torch.sigmoid(torch.as_tensor(ell, dtype=torch.float64))
 
+    def at_log_snr(self, ell):
+        ell = torch.as_tensor(ell, dtype=torch.float64)
+        t = torch.sigmoid(ell)
+        return t, ScheduleValues(torch.sigmoid(-ell), t, -torch.ones_like(t), torch.ones_like(t))
+
 
 @dataclass(frozen=True)
 class Trig(Schedule):
@@ -123,6 +138,13 @@ class Trig(Schedule):
 
     def time_at_log_snr(self, ell):
         return torch.atan(torch.exp(torch.as_tensor(ell, dtype=torch.float64))) / (0.5 * math.pi)
+
+    def at_log_snr(self, ell):
+        ell = torch.as_tensor(ell, dtype=torch.float64)
+        t = self.time_at_log_snr(ell)
+        alpha, beta = torch.sigmoid(-2 * ell).sqrt(), torch.sigmoid(2 * ell).sqrt()
+        h = 0.5 * math.pi
+        return t, ScheduleValues(alpha, beta, -h * beta, h * alpha)
 
 
 def _ratio_over_expm1(log_lam: float) -> float:
@@ -182,6 +204,13 @@ class Designed(Schedule):
         q = torch.sigmoid(two_ell)
         return q + q * (1 - q) * log_lam / 2 + q * (1 - q) * (1 - 2 * q) * log_lam**2 / 6
 
+    def at_log_snr(self, ell):
+        ell = torch.as_tensor(ell, dtype=torch.float64)
+        t = self.time_at_log_snr(ell)
+        alpha, beta = torch.sigmoid(-2 * ell).sqrt(), torch.sigmoid(2 * ell).sqrt()  # α² + β² = 1
+        _, _, dbeta2 = self._squares(t)
+        return t, ScheduleValues(alpha, beta, -0.5 * dbeta2 / alpha, 0.5 * dbeta2 / beta)
+
     def describe(self):
         return {"name": self.name, "lam": self.lam}
 
@@ -227,6 +256,31 @@ class PointSource(Schedule):
 
     def describe(self):
         return {"name": self.family, "c": self.c}
+
+
+@dataclass(frozen=True)
+class VariancePreserving(Schedule):
+    """The variance-preserving path with the β of another schedule: α = √(1 − β²).
+
+    Mixture targets use it: "linear" for a mixture means β = t, α = √(1 − t²) (reference/lipschitz.md
+    §2.5). A schedule that is already variance preserving is unchanged by it.
+    """
+
+    inner: Schedule
+    name: str = field(default="vp", init=False)
+
+    def __call__(self, t):
+        v = self.inner(t)
+        alpha = (1 - v.beta**2).clamp_min(0).sqrt()
+        _, bbd = self.inner.half_square_rates(t)
+        return ScheduleValues(alpha, v.beta, -bbd / alpha, v.beta_dot)
+
+    def half_square_rates(self, t):
+        _, bbd = self.inner.half_square_rates(t)
+        return -bbd, bbd
+
+    def describe(self):
+        return {"name": "vp", "inner": self.inner.describe()}
 
 
 class Tabulated(Schedule):

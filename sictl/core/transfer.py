@@ -47,11 +47,14 @@ def transfer_time(old: Schedule, new: Schedule, t: float | Tensor) -> TimeMap:
     """
     t = as_time(t)
     v = new(t)
-    s = old.time_at_log_snr(torch.log(v.beta) - torch.log(v.alpha)).to(t)
-    w = old(s)
+    s, w = old.at_log_snr(torch.log(v.beta) - torch.log(v.alpha))
     c = v.alpha / w.alpha
     s_dot = wronskian(v) * w.alpha**2 / (wronskian(w) * v.alpha**2)
-    log_c_dot = v.alpha_dot / v.alpha - s_dot * w.alpha_dot / w.alpha
+    # c² = α²/α'² = β²/β'² = (α² + β²)/(α'² + β'²), so ċ/c = ½ d/dt log(α² + β²) − ṡ ½ d/ds log(α'² + β'²):
+    # bounded terms, no cancellation of the α̇/α ~ 1/(1 − t) singularities near the data end.
+    aad, bbd = new.half_square_rates(t)
+    aad_o, bbd_o = old.half_square_rates(s)
+    log_c_dot = (aad + bbd) / (v.alpha**2 + v.beta**2) - s_dot * (aad_o + bbd_o) / (w.alpha**2 + w.beta**2)
     return TimeMap(s, c, s_dot, log_c_dot)
 
 
