@@ -20,6 +20,7 @@ from torch import Tensor
 
 from sictl.core.drifts import Drift
 from sictl.core.gaussian import graded_nodes
+from sictl.core.gmm import two_mode_tanh_velocity
 from sictl.core.schedules import Schedule, VariancePreserving, as_time
 from sictl.core.solvers import Solver, integrate
 from sictl.errors import ConfigError
@@ -91,16 +92,17 @@ def two_mode_a2(schedule: Schedule, M: float, p: float = 0.5) -> float:
 
 
 class TwoModeDrift(Drift):
-    """Exact 1-D drift along r̂ for the two-mode mixture: b(t, u) = β̇ M tanh(h + βM u)."""
+    """Exact drift of the two-mode mixture along r̂ (1-D coordinate u, shape (batch,)):
+    b(t, u) = β̇ M tanh(h + βM u), the tanh form of :func:`sictl.core.gmm.two_mode_tanh_velocity`."""
 
     def __init__(self, schedule: Schedule, M: float, p: float = 0.5):
         check_two_mode(M, p)
         self.schedule = schedule if isinstance(schedule, VariancePreserving) else VariancePreserving(schedule)
-        self.M, self.h = M, 0.5 * math.log(p / (1 - p))
+        self.r, self.p = torch.tensor([float(M)], dtype=torch.float64), p
 
     def velocity(self, t, x):
         v = self.schedule(as_time(t).to(x))
-        return v.beta_dot * self.M * torch.tanh(self.h + v.beta * self.M * x)
+        return two_mode_tanh_velocity(self.r, self.p, v.beta, v.beta_dot, x[:, None])[:, 0]
 
 
 def minority_weight(solver: Solver, schedule: Schedule, ts: Tensor, M: float, p: float, *, points: int = 40001) -> float:
