@@ -69,11 +69,13 @@ def _root(
     """sictl: prepare → design-schedule → train → sample → evaluate, and gaussian-check, the exact laboratory."""
 
 
+from sictl.cli import design_schedule as _design_schedule  # noqa: E402
 from sictl.cli import gaussian_check as _gaussian_check  # noqa: E402
 from sictl.cli import not_yet as _not_yet  # noqa: E402
 
+_not_yet.register(app, skip={"design-schedule"})
+_design_schedule.register(app)
 _gaussian_check.register(app)
-_not_yet.register(app)
 
 
 def main() -> None:

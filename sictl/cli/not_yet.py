@@ -23,8 +23,10 @@ def _make(name: str, summary: str):
     return command
 
 
-def register(app: typer.Typer) -> None:
+def register(app: typer.Typer, skip: set[str] = frozenset()) -> None:
     for name, summary in PLANNED.items():
+        if name in skip:
+            continue
         app.command(
             name,
             context_settings={"allow_extra_args": True, "ignore_unknown_options": True},

@@ -20,7 +20,7 @@ import torch
 from torch import Tensor
 
 from sictl.core.drifts import DiagonalGaussianDrift
-from sictl.core.schedules import Designed, Linear, Schedule, Trig, as_time
+from sictl.core.schedules import Designed, DesignedPair, Linear, Schedule, Trig, as_time
 from sictl.core.solvers import EulerMaruyama, Solver, integrate
 from sictl.errors import ConfigError
 
@@ -34,6 +34,7 @@ __all__ = [
     "closed_form_lipschitz",
     "closed_form_a2",
     "generated_variance",
+    "kinetic_energy",
     "graded_nodes",
 ]
 
@@ -134,6 +135,9 @@ def _closed_forms(schedule: Schedule, r_min: float, r_max: float) -> tuple[float
         if (lam <= 1 and r_min == lam and r_max <= 1) or (lam >= 1 and r_max == lam and r_min >= 1):
             ln = abs(math.log(lam))
             return ln / 2, ln * ln / 4
+    if isinstance(schedule, DesignedPair) and r_min == schedule.lam_lo and r_max == schedule.lam_hi:
+        ln = max(-math.log(r_min), math.log(r_max))
+        return ln / 2, ln * ln / 4
     return None, None
 
 
@@ -155,6 +159,19 @@ def a2(schedule: Schedule, ratios) -> float:
     """Averaged squared Lipschitzness A2; closed form where known, quadrature otherwise."""
     val = closed_form_a2(schedule, ratios)
     return a2_numeric(schedule, ratios) if val is None else val
+
+
+def kinetic_energy(schedule: Schedule, ratios, weights=None) -> float:
+    """K = ∫ E|b|² dt = Σ_k w_k ∫ a_k² (α² + β² r_k) dt (per unit base variance), by quadrature."""
+    r = torch.as_tensor(ratios, dtype=torch.float64).flatten()
+    w = torch.ones_like(r) if weights is None else torch.as_tensor(weights, dtype=torch.float64).flatten()
+    uniq, inverse = torch.unique(r, return_inverse=True)
+    mult = torch.zeros_like(uniq).index_add_(0, inverse, w)
+    t, qw = graded_nodes()
+    v = schedule(t)
+    d = v.alpha[:, None] ** 2 + v.beta[:, None] ** 2 * uniq
+    a = mode_rate(schedule, t[:, None], uniq)
+    return float((qw * (mult * a * a * d).sum(1)).sum())
 
 
 def generated_variance(

@@ -27,6 +27,7 @@ __all__ = [
     "Linear",
     "Trig",
     "Designed",
+    "DesignedPair",
     "PointSource",
     "VariancePreserving",
     "Tabulated",
@@ -215,6 +216,53 @@ class Designed(Schedule):
         return {"name": self.name, "lam": self.lam}
 
 
+@dataclass(frozen=True)
+class DesignedPair(Schedule):
+    """Lipschitz-optimal schedule for Gaussian ratios on both sides of 1 (λ_lo ≤ 1 ≤ λ_hi).
+
+    Both extreme modes get a log-variance linear in t: α² + β²λ_lo = λ_lo^t and α² + β²λ_hi = λ_hi^t,
+    i.e. β² = (λ_hi^t − λ_lo^t)/(λ_hi − λ_lo), α² = λ_lo^t λ_hi^t (λ_hi^{1−t} − λ_lo^{1−t})/(λ_hi − λ_lo).
+    Their rates are the constants ½ ln λ_lo and ½ ln λ_hi, so A2 = ¼ max(ln² λ_lo, ln² λ_hi), the lower
+    bound for any schedule (docs/math.md). It is a variance-preserving clock rescaled by
+    c = √(α² + β²), c(0) = c(1) = 1; with λ_hi = 1 it is :class:`Designed` (λ_lo).
+    """
+
+    lam_lo: float
+    lam_hi: float
+    name: str = field(default="designed", init=False)
+
+    def __post_init__(self):
+        lo, hi = self.lam_lo, self.lam_hi
+        if not (math.isfinite(lo) and math.isfinite(hi) and 0 < lo <= 1 <= hi and lo < hi):
+            raise ConfigError(
+                f"designed:λ_lo,λ_hi needs 0 < λ_lo ≤ 1 ≤ λ_hi with λ_lo < λ_hi, got {lo}, {hi}",
+                hint="for ratios on one side of 1 use designed:λ",
+            )
+
+    def _squares(self, t: Tensor) -> tuple[Tensor, Tensor, Tensor, Tensor]:
+        a, b = math.log(self.lam_lo), math.log(self.lam_hi)
+        delta = math.exp(a) * math.expm1(b - a)
+        ea, eb = torch.exp(t * a), torch.exp(t * b)
+        beta2 = ea * torch.expm1(t * (b - a)) / delta
+        alpha2 = ea * eb * torch.exp((1 - t) * a) * torch.expm1((1 - t) * (b - a)) / delta
+        dbeta2 = (eb * b - ea * a) / delta
+        dalpha2 = (math.exp(b) * ea * a - math.exp(a) * eb * b) / delta
+        return alpha2, beta2, dalpha2, dbeta2
+
+    def __call__(self, t):
+        t = as_time(t)
+        alpha2, beta2, dalpha2, dbeta2 = self._squares(t)
+        alpha, beta = alpha2.clamp_min(0).sqrt(), beta2.clamp_min(0).sqrt()
+        return ScheduleValues(alpha, beta, 0.5 * dalpha2 / alpha, 0.5 * dbeta2 / beta)
+
+    def half_square_rates(self, t):
+        _, _, dalpha2, dbeta2 = self._squares(as_time(t))
+        return 0.5 * dalpha2, 0.5 * dbeta2
+
+    def describe(self):
+        return {"name": self.name, "lam_lo": self.lam_lo, "lam_hi": self.lam_hi}
+
+
 # β(t) and β̇(t) of the point-source families of reference/follmer.md §7 T1.
 POINT_SOURCE_BETAS = {
     "lin-beta": (lambda t: t.clone(), lambda t: torch.ones_like(t)),
@@ -288,8 +336,11 @@ class Tabulated(Schedule):
 
     Between nodes α and β are cubic Hermite interpolants of the tabulated values *and* tabulated
     derivatives, so the interpolant reproduces α, β, α̇, β̇ exactly at the nodes and its derivative
-    is the exact derivative of its values everywhere. A non-finite tabulated derivative (the
-    designed schedule's β̇(0) = ∞) is replaced by the one-sided three-point estimate.
+    is the exact derivative of its values everywhere. An infinite derivative at t = 0 or t = 1 (the
+    designed schedule's β̇(0) = ∞, α̇(1) = −∞) makes the end interval a square-root profile
+    y_end ± Δ(a√u + (1 − a)u) (u the distance to that end), which is what such schedules do there,
+    with a chosen to keep the tabulated derivative at the interval's other node; an infinite
+    derivative elsewhere is replaced by a centred difference.
 
     Args:
         t, alpha, beta, alpha_dot, beta_dot: 1-D arrays of equal length P ≥ 2, ``t`` strictly
@@ -311,6 +362,10 @@ class Tabulated(Schedule):
                 f"tabulated schedule {label} is not monotone (α must decrease and β increase)",
                 hint="check the table or re-create it with `sictl design-schedule`",
             )
+        self.singular_ends = {
+            "alpha": (not bool(torch.isfinite(da[0])), not bool(torch.isfinite(da[-1]))),
+            "beta": (not bool(torch.isfinite(db[0])), not bool(torch.isfinite(db[-1]))),
+        }
         self.alpha_dot = self._finite_slopes(self.alpha, da)
         self.beta_dot = self._finite_slopes(self.beta, db)
 
@@ -326,7 +381,8 @@ class Tabulated(Schedule):
             dy[bad] = est[bad]
         return dy
 
-    def _hermite(self, t: Tensor, y: Tensor, dy: Tensor) -> tuple[Tensor, Tensor]:
+    def _hermite(self, t: Tensor, y: Tensor, dy: Tensor, ends: tuple[bool, bool]) -> tuple[Tensor, Tensor, Tensor]:
+        """(value, derivative, value × derivative) at t; the product stays finite at a √ end."""
         nodes = self.t.to(t.device, t.dtype)
         i = torch.searchsorted(nodes, t.detach().clamp(0, 1), right=True).clamp(1, nodes.numel() - 1) - 1
         t0, h = nodes[i], nodes[i + 1] - nodes[i]
@@ -336,13 +392,38 @@ class Tabulated(Schedule):
         s2, s3 = s * s, s * s * s
         val = (2 * s3 - 3 * s2 + 1) * y0 + (s3 - 2 * s2 + s) * m0 + (-2 * s3 + 3 * s2) * y1 + (s3 - s2) * m1
         der = ((6 * s2 - 6 * s) * y0 + (3 * s2 - 4 * s + 1) * m0 + (-6 * s2 + 6 * s) * y1 + (3 * s2 - 2 * s) * m1) / h
-        return val, der
+        prod = val * der
+        # √ end intervals: y = y_end ∓ Δ g(u), g(u) = a√u + (1 − a)u with u the distance to the
+        # singular end; a is set so that the derivative at the other node is the tabulated one.
+        for singular, u, sign, m_other, y_end in ((ends[0], s, 1.0, m1, y0), (ends[1], 1 - s, -1.0, m0, y1)):
+            if not singular:
+                continue
+            where = i == 0 if sign > 0 else i == nodes.numel() - 2
+            delta = y1 - y0
+            a = torch.where(delta != 0, 2 * (1 - m_other / torch.where(delta != 0, delta, 1.0)), 1.0)
+            r = u.clamp(0, 1).sqrt()
+            v_end = y_end + sign * delta * (a * r + (1 - a) * r * r)
+            d_end = delta * (a / (2 * r) + (1 - a)) / h
+            # y_end·Δ(...)/r + Δ²(a + (1 − a)r)(a/2 + (1 − a)r)/h stays finite as r → 0 when y_end = 0
+            p_end = torch.where(
+                y_end == 0,
+                sign * delta**2 * (a + (1 - a) * r) * (a / 2 + (1 - a) * r) / h,
+                v_end * d_end,
+            )
+            val, der, prod = torch.where(where, v_end, val), torch.where(where, d_end, der), torch.where(where, p_end, prod)
+        return val, der, prod
 
     def __call__(self, t):
         t = as_time(t)
-        a, da = self._hermite(t, self.alpha, self.alpha_dot)
-        b, db = self._hermite(t, self.beta, self.beta_dot)
+        a, da, _ = self._hermite(t, self.alpha, self.alpha_dot, self.singular_ends["alpha"])
+        b, db, _ = self._hermite(t, self.beta, self.beta_dot, self.singular_ends["beta"])
         return ScheduleValues(a, b, da, db)
+
+    def half_square_rates(self, t):
+        t = as_time(t)
+        _, _, aad = self._hermite(t, self.alpha, self.alpha_dot, self.singular_ends["alpha"])
+        _, _, bbd = self._hermite(t, self.beta, self.beta_dot, self.singular_ends["beta"])
+        return aad, bbd
 
     def describe(self):
         return {"name": "tabulated", "label": self.name, "points": int(self.t.numel())}
@@ -359,7 +440,8 @@ SCHEDULES: dict[str, type[Schedule]] = {
 def make_schedule(spec: str, *, default_lam: float | None = None) -> Schedule:
     """Build a named schedule from a spec string.
 
-    ``linear``, ``trig``, ``designed:λ`` (or ``designed`` with ``default_lam``), and the point-source
+    ``linear``, ``trig``, ``designed:λ`` (or ``designed`` with ``default_lam``), ``designed:λ_lo:λ_hi``
+    (:class:`DesignedPair`, ratios on both sides of 1), and the point-source
     families ``lin-beta``, ``beta-t2``, ``beta-2t2``, ``beta-3t2`` optionally with ``:c``.
     Schedule *files* are opened by the io layer and wrapped in :class:`Tabulated`.
     """
@@ -369,6 +451,12 @@ def make_schedule(spec: str, *, default_lam: float | None = None) -> Schedule:
             f"unknown schedule {spec!r}",
             hint=f"use one of {', '.join(SCHEDULES)} or a schedule file made by `sictl design-schedule`",
         )
+    if name == "designed" and ("," in arg or ":" in arg):
+        try:
+            lo, hi = (float(v) for v in arg.replace(",", ":").split(":"))
+        except ValueError:
+            raise ConfigError(f"schedule {spec!r}: expected designed:λ_lo:λ_hi", hint="e.g. designed:0.01:50") from None
+        return DesignedPair(lo, hi)
     try:
         value = float(arg) if arg else None
     except ValueError:

@@ -25,7 +25,7 @@ from sictl.core.schedules import Schedule, VariancePreserving, as_time
 from sictl.core.solvers import Solver, integrate
 from sictl.errors import ConfigError
 
-__all__ = ["check_two_mode", "sech4_expectation", "two_mode_lipschitz", "two_mode_a2", "TwoModeDrift", "minority_weight"]
+__all__ = ["check_two_mode", "sech4_expectation", "sech2_expectation", "two_mode_kinetic", "two_mode_lipschitz", "two_mode_a2", "TwoModeDrift", "minority_weight"]
 
 
 def check_two_mode(M: float, p: float) -> None:
@@ -36,7 +36,7 @@ def check_two_mode(M: float, p: float) -> None:
 
 
 @lru_cache(maxsize=2)
-def _rules(n_hermite: int = 160, cells: int = 100, per_cell: int = 10, half_width: float = 30.0):
+def _rules(n_hermite: int = 96, cells: int = 60, per_cell: int = 8, half_width: float = 30.0):
     """Gauss–Hermite (probabilists') nodes, and composite Gauss–Legendre nodes on [−w, w]."""
     gh_x, gh_w = np.polynomial.hermite_e.hermegauss(n_hermite)
     x, w = np.polynomial.legendre.leggauss(per_cell)
@@ -47,32 +47,45 @@ def _rules(n_hermite: int = 160, cells: int = 100, per_cell: int = 10, half_widt
     return (torch.tensor(gh_x), torch.tensor(gh_w / math.sqrt(2 * math.pi)), torch.tensor(gl_x), torch.tensor(gl_w))
 
 
-def _sech4(w: Tensor) -> Tensor:
+def _sech(w: Tensor) -> Tensor:
     # sech(w) = 2 e^{-|w|} / (1 + e^{-2|w|}), stable for any |w|
-    e = torch.exp(-2 * w.abs())
-    return (2 * torch.exp(-w.abs()) / (1 + e)) ** 4
+    e = torch.exp(-w.abs())
+    return 2 * e / (1 + e * e)
 
 
-def _gauss_sech4(shift: Tensor, scale: Tensor) -> Tensor:
-    """E sech⁴(shift + scale·v), v ~ N(0, 1), elementwise over (shift, scale).
+def _gauss_sech_power(shift: Tensor, scale: Tensor, power: int) -> Tensor:
+    """E sech^power(shift + scale·v), v ~ N(0, 1), elementwise over (shift, scale).
 
     Gauss–Hermite in v when the integrand is wide (scale ≤ 1); otherwise in w = shift + scale·v with
     composite Gauss–Legendre over |w| ≤ 30 (sech⁴ < 1e-50 outside), where the density is smooth.
     """
     gh_x, gh_w, gl_x, gl_w = _rules()
-    s, c = scale[..., None], shift[..., None]
-    by_v = (gh_w * _sech4(c + s * gh_x)).sum(-1)
+    shift, scale = torch.broadcast_tensors(shift, scale)
+    out = torch.empty_like(shift)
+    narrow = scale <= 1
+    c, s = shift[narrow][:, None], scale[narrow][:, None]
+    out[narrow] = (gh_w * _sech(c + s * gh_x) ** power).sum(-1)
+    c, s = shift[~narrow][:, None], scale[~narrow][:, None]
     dens = torch.exp(-0.5 * ((gl_x - c) / s) ** 2) / (s * math.sqrt(2 * math.pi))
-    by_w = (gl_w * _sech4(gl_x) * dens).sum(-1)
-    return torch.where(scale <= 1, by_v, by_w)
+    out[~narrow] = (dens * (gl_w * _sech(gl_x) ** power)).sum(-1)
+    return out
+
+
+def _mixture_sech_power(beta, M: float, p: float, power: int) -> Tensor:
+    beta = torch.as_tensor(beta, dtype=torch.float64)
+    h = 0.5 * math.log(p / (1 - p))
+    a = beta * M
+    return p * _gauss_sech_power(h + a * a, a, power) + (1 - p) * _gauss_sech_power(h - a * a, a, power)
 
 
 def sech4_expectation(beta: Tensor, M: float, p: float = 0.5) -> Tensor:
     """C(β) = E sech⁴(h + βM u) for u ~ p N(βM, 1) + (1 − p) N(−βM, 1)."""
-    beta = torch.as_tensor(beta, dtype=torch.float64)
-    h = 0.5 * math.log(p / (1 - p))
-    a = beta * M
-    return p * _gauss_sech4(h + a * a, a) + (1 - p) * _gauss_sech4(h - a * a, a)
+    return _mixture_sech_power(beta, M, p, 4)
+
+
+def sech2_expectation(beta: Tensor, M: float, p: float = 0.5) -> Tensor:
+    """E sech²(h + βM u), same law of u (1 − E tanh²: the kinetic-energy profile)."""
+    return _mixture_sech_power(beta, M, p, 2)
 
 
 def two_mode_lipschitz(schedule: Schedule, M: float) -> float:
@@ -89,6 +102,14 @@ def two_mode_a2(schedule: Schedule, M: float, p: float = 0.5) -> float:
     beta = schedule(t).beta
     _, bbd = schedule.half_square_rates(t)
     return float((w * bbd**2 * M**4 * sech4_expectation(beta, M, p)).sum())
+
+
+def two_mode_kinetic(schedule: Schedule, M: float, p: float = 0.5) -> float:
+    """K = ∫ E|b|² dt = ∫ β̇² M² E tanh²(h + βMu) dt on the variance-preserving path."""
+    check_two_mode(M, p)
+    t, w = graded_nodes()
+    vp = VariancePreserving(schedule)(t)
+    return float((w * vp.beta_dot**2 * M**2 * (1 - sech2_expectation(vp.beta, M, p))).sum())
 
 
 class TwoModeDrift(Drift):

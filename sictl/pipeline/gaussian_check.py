@@ -16,11 +16,11 @@ import torch
 
 from sictl.core import gaussian, spectra, two_mode
 from sictl.core.drifts import DiagonalGaussianDrift, FourierGaussianDrift
-from sictl.core.schedules import Schedule, Tabulated, VariancePreserving, make_schedule
+from sictl.core.schedules import Schedule, VariancePreserving, make_schedule
 from sictl.core.solvers import integrate, make_diffusion, make_solver, time_grid
 from sictl.errors import ConfigError
 from sictl.pipeline import checks
-from sictl.pipeline.targets import GaussianTarget, MixtureTarget, build_target
+from sictl.pipeline.targets import GaussianTarget, GeneralMixtureTarget, MixtureTarget, build_target
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -72,11 +72,10 @@ def _is_file_spec(spec: str) -> bool:
 def resolve_schedule(spec: str, target: GaussianTarget | MixtureTarget) -> NamedSchedule:
     """A schedule by name (``designed`` takes the target's λ_min) or from a schedule file."""
     if _is_file_spec(spec):
-        from sictl.io import file_checksum, read_schedule
+        from sictl.pipeline.schedule_files import load_schedule
 
-        table = read_schedule(spec)
-        sched = Tabulated(table.t, table.alpha, table.beta, table.alpha_dot, table.beta_dot, label=spec)
-        return NamedSchedule(spec, sched, file_checksum(spec), {"family": table.family, "params": table.params})
+        sched, checksum, info = load_schedule(spec)
+        return NamedSchedule(spec, sched, checksum, info)
     if spec == "designed" and isinstance(target, MixtureTarget):
         raise ConfigError(
             "`designed` for a mixture is the mixture-optimal schedule, which comes from a schedule file",
@@ -158,6 +157,9 @@ def run(cfg: GaussianCheckConfig, progress=None) -> tuple[dict, dict]:
     cfg.validate()
     started = time.perf_counter()
     target = build_target(cfg)
+    if isinstance(target, GeneralMixtureTarget):
+        raise ConfigError("gaussian-check handles Gaussian targets and the two-mode mixture (--gmm M,p)",
+                          hint="design a schedule for a general mixture with `sictl design-schedule --gmm-file`")
     named = [resolve_schedule(spec, target) for spec in cfg.schedules]
     labels = [ns.label for ns in named]
     if len(set(labels)) != len(labels):

@@ -88,7 +88,7 @@ def white_base_variance(base: str, n_pixels: int | None) -> tuple[float, str]:
     """Per-mode base variance of ``white`` (unit per mode) or ``white:σ0`` (pixel std σ0)."""
     name, _, arg = base.partition(":")
     if name != "white":
-        raise ConfigError(f"unknown base {base!r} for gaussian-check", hint="use white or white:σ0")
+        raise ConfigError(f"unknown base {base!r}", hint="use white, white:σ0 or (for field targets) spectral:FILE")
     if not arg:
         return 1.0, "white, unit variance per Fourier mode"
     sigma0 = _numbers(arg, "--base white:σ0", (1, 1))[0]
@@ -99,14 +99,34 @@ def white_base_variance(base: str, n_pixels: int | None) -> tuple[float, str]:
     return sigma0**2 / n_pixels, f"white, pixel std {sigma0}"
 
 
-def build_target(cfg) -> GaussianTarget | MixtureTarget:
-    """Build the single target named by the options (--ratio, --matern, --spectrum or --gmm)."""
-    given = [bool(cfg.ratios), cfg.matern is not None, cfg.spectrum is not None, cfg.gmm is not None]
+@dataclass
+class GeneralMixtureTarget:
+    """Any Gaussian mixture (weights, means, covariances) over a white base N(0, base_var I)."""
+
+    mixture: object  # sictl.core.gmm.GaussianMixture
+    base_var: float = 1.0
+    info: dict | None = None
+    checksum: str | None = None
+
+    def describe(self) -> dict:
+        return {"kind": "gmm", "dim": self.mixture.dim, "components": self.mixture.n_components,
+                "base_var": self.base_var, **(self.info or {})}
+
+
+def build_target(cfg) -> GaussianTarget | MixtureTarget | GeneralMixtureTarget:
+    """Build the single target named by the options (--ratio, --matern, --spectrum/--data, --gmm,
+    --gmm-file)."""
+    spectrum = getattr(cfg, "spectrum", None) or getattr(cfg, "data", None)
+    gmm_file = getattr(cfg, "gmm_file", None)
+    given = [bool(cfg.ratios), cfg.matern is not None, getattr(cfg, "spectrum", None) is not None,
+             getattr(cfg, "data", None) is not None, cfg.gmm is not None, gmm_file is not None]
     if sum(given) != 1:
         raise ConfigError(
-            "give exactly one target: --ratio, --matern, --spectrum or --gmm",
-            hint="e.g. sictl gaussian-check --matern 64 --schedules linear,designed",
+            "give exactly one target: --ratio, --matern, --spectrum/--data, --gmm or --gmm-file",
+            hint="e.g. --matern 64, or --ratio 1e-4",
         )
+    if gmm_file is not None:
+        return _mixture_file_target(gmm_file, cfg.base)
     if cfg.ratios:
         lam = torch.tensor(cfg.ratios, dtype=torch.float64)
         if not bool(torch.isfinite(lam).all()) or not bool((lam > 0).all()):
@@ -124,29 +144,70 @@ def build_target(cfg) -> GaussianTarget | MixtureTarget:
         info = {"kind": "matern", "n": n, "dim": cfg.dim, "s": s, "ell": ell,
                 "sigma2": spectra.matern_default_sigma2(s, ell), "base": base_info}
         return GaussianTarget(power, base, cfg.dim, n, info)
-    if cfg.spectrum is not None:
-        return _spectrum_target(cfg)
+    if spectrum is not None:
+        return _spectrum_target(spectrum, cfg.base)
     vals = _numbers(cfg.gmm, "--gmm M[,p]", (1, 2))
     return MixtureTarget(vals[0], vals[1] if len(vals) > 1 else 0.5)
 
 
-def _spectrum_target(cfg) -> GaussianTarget:
+def _stored_power(path: str) -> tuple[Tensor, str | None]:
     from sictl.io import file_checksum, read_dataset
 
-    ds = read_dataset(cfg.spectrum)
+    ds = read_dataset(path)
     if ds.stats is None or ds.stats.mode_power is None:
         raise ConfigError(
-            f"{cfg.spectrum} stores no per-mode power spectrum",
+            f"{path} stores no per-mode power spectrum",
             hint="only field datasets made by `sictl prepare` carry stats/mode_power",
         )
     power = torch.as_tensor(ds.stats.mode_power, dtype=torch.float64)
     shape = tuple(power.shape)
     if len(set(shape)) != 1 or shape[0] % 2:
-        raise ConfigError(f"{cfg.spectrum}: spectrum grid {shape} is not square with an even side")
-    n, dim = shape[0], len(shape)
-    mu, base_info = white_base_variance(cfg.base, n**dim)
-    base = torch.full_like(power, mu)
-    base.view(-1)[0] = 0.0
-    info = {"kind": "spectrum", "path": str(cfg.spectrum), "n": n, "dim": dim, "base": base_info}
-    checksum = file_checksum(cfg.spectrum) if str(cfg.spectrum) != "-" else None
-    return GaussianTarget(power, base, dim, n, info, checksum)
+        raise ConfigError(f"{path}: spectrum grid {shape} is not square with an even side")
+    if not bool((power > 0).any()):
+        raise ConfigError(f"{path}: the stored spectrum is empty (all modes have zero power)")
+    return power, (file_checksum(path) if str(path) != "-" else None)
+
+
+def _spectrum_target(path: str, base: str) -> GaussianTarget:
+    power, checksum = _stored_power(path)
+    n, dim = power.shape[0], power.ndim
+    if base.startswith("spectral:"):
+        base_power, _ = _stored_power(base.partition(":")[2])
+        if base_power.shape != power.shape:
+            raise ConfigError(f"base spectrum grid {tuple(base_power.shape)} differs from the target's {tuple(power.shape)}",
+                              hint="use a base spectrum at the same resolution")
+        base_var, base_info = base_power.clone(), f"spectral ({base.partition(':')[2]})"
+    else:
+        mu, base_info = white_base_variance(base, n**dim)
+        base_var = torch.full_like(power, mu)
+    base_var.view(-1)[0] = 0.0
+    info = {"kind": "spectrum", "path": str(path), "n": n, "dim": dim, "base": base_info}
+    return GaussianTarget(power, base_var, dim, n, info, checksum)
+
+
+def _mixture_file_target(path: str, base: str) -> GeneralMixtureTarget:
+    import json
+
+    from sictl.core.gmm import GaussianMixture
+
+    try:
+        with open(path, encoding="utf-8") as fh:
+            spec = json.load(fh)
+    except FileNotFoundError:
+        raise ConfigError(f"{path}: no such file", hint="give a JSON file with weights, means and covs") from None
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"{path} is not valid JSON ({exc})", hint='e.g. {"weights": [0.3, 0.7], "means": [[5], [-5]], "covs": [1, 1]}') from None
+    if not isinstance(spec, dict) or not {"weights", "means"} <= set(spec):
+        raise ConfigError(f"{path}: expected an object with 'weights', 'means' and 'covs'")
+    spec.setdefault("covs", [1.0] * len(spec["weights"]))
+    try:
+        mixture = GaussianMixture.from_dict(spec)
+    except (TypeError, ValueError) as exc:
+        raise ConfigError(f"{path}: malformed mixture ({exc})") from None
+    name, _, arg = base.partition(":")
+    if name != "white":
+        raise ConfigError(f"unknown base {base!r} for a mixture", hint="use white or white:σ0")
+    base_var = _numbers(arg, "--base white:σ0", (1, 1))[0] ** 2 if arg else 1.0
+    from sictl.io import file_checksum
+
+    return GeneralMixtureTarget(mixture, base_var, {"path": str(path)}, file_checksum(path))
