@@ -43,7 +43,7 @@ def design_schedule(
     steps: Annotated[int, typer.Option("--steps", help="Intervals of the recommended sampling grid.")] = 19,
     t_min: Annotated[float, typer.Option("--t-min", help="First time of the recommended grid.")] = 1e-4,
     t_max: Annotated[float, typer.Option("--t-max", help="Last time of the recommended grid.")] = 1 - 1e-4,
-    mc_samples: Annotated[int, typer.Option("--mc-samples", help="Monte Carlo samples per β for --gmm-file.")] = 512,
+    mc_samples: Annotated[int, typer.Option("--mc-samples", help="Monte Carlo samples per β for --gmm-file.")] = 2048,
     export: Annotated[Optional[ExportFormat], typer.Option("--export", help="Also write the table as csv or json.")] = None,
     export_path: Annotated[Optional[str], typer.Option("--export-path", help="Where --export writes (default: -o with the suffix changed; '-' = stdout).")] = None,
     plot: Annotated[Optional[str], typer.Option("--plot", help="PNG: α, β against linear, and the Lipschitz profile.")] = None,

@@ -103,7 +103,7 @@ def mixture_profile(
     criterion: str = "a2",
     *,
     base_var: float = 1.0,
-    samples: int = 512,
+    samples: int = 2048,
     power_iterations: int = 12,
     seed: int = 0,
     reduce: str = "mean",
@@ -142,7 +142,8 @@ def mixture_profile(
         return pool(sigma2)
 
     def g(beta: Tensor) -> Tensor:
-        flat = beta.flatten().tolist()
+        # at β = 1 (α = 0) the VP identity αα̇ = −ββ̇ cannot be passed through α̇; stay just inside
+        flat = beta.flatten().clamp(0.0, 1 - 1e-9).tolist()
         return torch.tensor([g_one(b) for b in flat], dtype=torch.float64).reshape(beta.shape)
 
     return g

@@ -37,7 +37,7 @@ class DesignConfig:
     steps: int = 19
     t_min: float = 1e-4
     t_max: float = 1 - 1e-4
-    mc_samples: int = 512
+    mc_samples: int = 2048
     seed: int = 0
 
     def validate(self) -> None:
