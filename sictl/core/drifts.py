@@ -17,7 +17,21 @@ from sictl.core.conversions import eta_z_from_velocity
 from sictl.core.schedules import Schedule, as_time
 from sictl.core.transfer import transfer_velocity
 
-__all__ = ["Drift", "FourierGaussianDrift", "DiagonalGaussianDrift", "TransferredDrift", "CountingDrift"]
+__all__ = ["gaussian_mode_rate", "Drift", "FourierGaussianDrift", "DiagonalGaussianDrift", "TransferredDrift", "CountingDrift"]
+
+
+def gaussian_mode_rate(schedule: Schedule, t: float | Tensor, base_var: Tensor, target_var: Tensor) -> Tensor:
+    """a_k(t) = (αα̇ μ_k + ββ̇ λ_k)/(α² μ_k + β² λ_k) = ½ d/dt log(α² μ_k + β² λ_k), broadcasting.
+
+    Uses (αα̇, ββ̇) from :meth:`Schedule.half_square_rates`, finite where α̇ or β̇ are not. A mode with
+    no variance in base or target (the mean mode of a field) gets rate 0.
+    """
+    t = as_time(t)
+    aad, bbd = schedule.half_square_rates(t)
+    v = schedule(t)
+    den = v.alpha**2 * base_var + v.beta**2 * target_var
+    safe = torch.where(den > 0, den, torch.ones_like(den))
+    return torch.where(den > 0, (aad * base_var + bbd * target_var) / safe, torch.zeros_like(den))
 
 
 class Drift:
@@ -63,13 +77,7 @@ class DiagonalGaussianDrift(Drift):
 
     def rate(self, t: float | Tensor) -> Tensor:
         """a_k(t), shape of ``target_var``."""
-        t = as_time(t)
-        aad, bbd = self.schedule.half_square_rates(t)
-        v = self.schedule(t)
-        mu, lam = self.base_var, self.target_var
-        den = v.alpha**2 * mu + v.beta**2 * lam
-        # a mode with no variance in base or target (the mean mode of a field) stays put
-        return torch.where(den > 0, (aad * mu + bbd * lam) / torch.where(den > 0, den, 1.0), 0.0)
+        return gaussian_mode_rate(self.schedule, t, self.base_var, self.target_var)
 
     def velocity(self, t, x):
         return self.rate(t).to(x) * x
@@ -101,13 +109,8 @@ class FourierGaussianDrift(Drift):
         return tuple(range(-self.ndim, 0))
 
     def rate(self, t: float | Tensor) -> Tensor:
-        t = as_time(t)
-        aad, bbd = self.schedule.half_square_rates(t)
-        v = self.schedule(t)
-        s0, s1 = self.base_power, self.target_power
-        den = v.alpha**2 * s0 + v.beta**2 * s1
-        # modes with no power in base or target (the mean mode) stay put
-        return torch.where(den > 0, (aad * s0 + bbd * s1) / torch.where(den > 0, den, 1.0), 0.0)
+        """a_k(t) on the FFT grid."""
+        return gaussian_mode_rate(self.schedule, t, self.base_power, self.target_power)
 
     def velocity(self, t, x):
         dims = self._dims()

@@ -19,7 +19,7 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from sictl.core.drifts import DiagonalGaussianDrift
+from sictl.core.drifts import DiagonalGaussianDrift, gaussian_mode_rate
 from sictl.core.schedules import Designed, DesignedPair, Linear, Schedule, Trig, as_time
 from sictl.core.solvers import EulerMaruyama, Solver, integrate
 from sictl.errors import ConfigError
@@ -42,10 +42,8 @@ __all__ = [
 def mode_rate(schedule: Schedule, t: float | Tensor, ratio: float | Tensor) -> Tensor:
     """a(t; r) = (αα̇ + ββ̇ r)/(α² + β² r), broadcasting t against ratio."""
     t = as_time(t)
-    aad, bbd = schedule.half_square_rates(t)
-    v = schedule(t)
     r = torch.as_tensor(ratio, dtype=t.dtype)
-    return (aad + bbd * r) / (v.alpha**2 + v.beta**2 * r)
+    return gaussian_mode_rate(schedule, t, torch.ones_like(r), r)
 
 
 def ratio_extremes(ratios) -> tuple[float, float]:
