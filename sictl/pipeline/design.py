@@ -168,13 +168,15 @@ def run(cfg: DesignConfig) -> tuple[dict, dict]:
     eps[-1] = 0.0  # ε* = α c → 0 at t = 1
     columns["eps_star"] = eps
     grid = time_grid("uniform", cfg.steps, cfg.t_min, cfg.t_max)
+    described = target.describe()
+    described["checksum"] = target.checksum or _description_checksum(described)
     summary = {
         "family": family,
         "params": params,
         "criterion": cfg.criterion,
         "a2": a2,
         "lipschitz": lip,
-        "target": target.describe(),
+        "target": described,
         "path": "variance-preserving" if mixture or family == "vp-clock" else sched.describe().get("name"),
         "grid": grid.tolist(),
         **info,
@@ -186,6 +188,14 @@ def run(cfg: DesignConfig) -> tuple[dict, dict]:
         summary["note"] = "linear and trig are measured on the variance-preserving path with their β"
     plot = {"designed": sched, "linear": Linear(), "criterion": crit}
     return {"columns": columns, "grid": grid, "plot": plot}, summary
+
+
+def _description_checksum(description: dict) -> str:
+    """sha256 of the canonical JSON of a target that is not a file (ratios, Matérn, two-mode)."""
+    import hashlib
+    import json
+
+    return "sha256:" + hashlib.sha256(json.dumps(description, sort_keys=True).encode()).hexdigest()
 
 
 def lipschitz_profile_for_plot(plot: dict, ts: torch.Tensor) -> dict[str, torch.Tensor]:

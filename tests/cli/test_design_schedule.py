@@ -41,6 +41,8 @@ def test_ratio_table_is_the_designed_schedule(tmp_path):
     assert np.abs(fd / table.beta_dot[501:1499] - 1).max() < 5e-5  # O(h²) of the difference
     assert table.grid is not None and table.grid.size == 20
     assert table.metrics["a2"]["designed"] == pytest.approx(out["a2"]["designed"])
+    assert table.target["kind"] == "ratios" and table.target["checksum"].startswith("sha256:")
+    assert design("--ratio", "2e-4")["target"]["checksum"] != table.target["checksum"]
 
 
 def test_read_back_verbatim_and_checksum_recorded(tmp_path):
