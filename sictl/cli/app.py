@@ -72,8 +72,10 @@ def _root(
 from sictl.cli import design_schedule as _design_schedule  # noqa: E402
 from sictl.cli import gaussian_check as _gaussian_check  # noqa: E402
 from sictl.cli import not_yet as _not_yet  # noqa: E402
+from sictl.cli import prepare as _prepare  # noqa: E402
 
-_not_yet.register(app, skip={"design-schedule"})
+_not_yet.register(app, skip={"design-schedule", "prepare"})
+_prepare.register(app)
 _design_schedule.register(app)
 _gaussian_check.register(app)
 

@@ -22,6 +22,10 @@ __all__ = [
     "shell_mean",
     "shell_spectrum",
     "mode_power",
+    "power_law_power",
+    "gaussian_field",
+    "spectral_resample",
+    "bilinear_resample",
 ]
 
 
@@ -89,3 +93,68 @@ def mode_power(x: Tensor, dim: int) -> Tensor:
     xh = torch.fft.fftn(x, dim=tuple(range(-dim, 0)), norm="forward")
     p = xh.real**2 + xh.imag**2
     return p.reshape(-1, *p.shape[-dim:]).mean(0)
+
+
+def power_law_power(n: int, dim: int, exponent: float, amplitude: float = 1.0) -> Tensor:
+    """Per-mode power S(k) = amplitude · |k|^(−exponent) (integer wavenumbers), mean mode 0."""
+    if n < 2 or dim not in (1, 2, 3) or not (exponent >= 0 and amplitude > 0):
+        raise ConfigError(f"power law needs n ≥ 2, dim 1..3, exponent ≥ 0, amplitude > 0 (got {n}, {dim}, {exponent}, {amplitude})")
+    knorm = wavenumber_norm(n, dim)
+    power = amplitude * knorm.clamp_min(1.0) ** (-exponent)
+    power.view(-1)[0] = 0.0
+    return power
+
+
+def gaussian_field(power: Tensor, batch: int, *, generator: torch.Generator | None = None) -> Tensor:
+    """Periodic Gaussian fields with E|x̂_k|² = power_k: Re(ifft(√S ⊙ (ξ_r + iξ_i)), norm="forward").
+
+    Args:
+        power: (*grid) per-mode power on the full FFT grid.
+        batch: number of fields.
+
+    Returns:
+        (batch, *grid) real fields, dtype of ``power``.
+    """
+    shape = (batch, *power.shape)
+    xr = torch.randn(shape, generator=generator, dtype=power.dtype, device=power.device)
+    xi = torch.randn(shape, generator=generator, dtype=power.dtype, device=power.device)
+    dims = tuple(range(-power.ndim, 0))
+    return torch.fft.ifftn(power.sqrt() * torch.complex(xr, xi), dim=dims, norm="forward").real
+
+
+def spectral_resample(x: Tensor, n_out: int, dim: int) -> Tensor:
+    """Change the resolution of periodic fields by Fourier truncation (or zero padding).
+
+    Modes |k_i| < n_out/2 are kept on every axis (the Nyquist line of an even output grid is dropped,
+    so the result stays real); with norm="forward" the kept coefficients, and so the large scales,
+    are unchanged.
+
+    Args:
+        x: (..., n, ..., n) fields on a square grid of side n over the last ``dim`` axes.
+        n_out: output side.
+    """
+    n = x.shape[-1]
+    dims = tuple(range(-dim, 0))
+    xh = torch.fft.fftn(x.to(torch.float64), dim=dims, norm="forward")
+    k_in = torch.fft.fftfreq(n, d=1.0 / n)
+    k_out = torch.fft.fftfreq(n_out, d=1.0 / n_out)
+    limit = min(n, n_out) / 2
+    out = torch.zeros(*x.shape[:-dim], *([n_out] * dim), dtype=xh.dtype, device=x.device)
+    keep_in = torch.nonzero(k_in.abs() < limit).flatten()
+    keep_out = torch.tensor([int(torch.nonzero(k_out == k_in[i]).flatten()[0]) for i in keep_in.tolist()])
+    src, dst = xh, out
+    index_in = [keep_in] * dim
+    index_out = [keep_out] * dim
+    grid_in = torch.meshgrid(*index_in, indexing="ij")
+    grid_out = torch.meshgrid(*index_out, indexing="ij")
+    dst[(Ellipsis, *grid_out)] = src[(Ellipsis, *grid_in)]
+    return torch.fft.ifftn(dst, dim=dims, norm="forward").real.to(x.dtype)
+
+
+def bilinear_resample(x: Tensor, n_out: int, dim: int) -> Tensor:
+    """Change the resolution by (bi)linear interpolation of cell centres (non-periodic edges)."""
+    mode = {1: "linear", 2: "bilinear", 3: "trilinear"}[dim]
+    lead = x.shape[:-dim]
+    flat = x.reshape(-1, 1, *x.shape[-dim:]).to(torch.float64)
+    out = torch.nn.functional.interpolate(flat, size=(n_out,) * dim, mode=mode, align_corners=False)
+    return out.reshape(*lead, *([n_out] * dim)).to(x.dtype)

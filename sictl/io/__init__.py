@@ -26,6 +26,7 @@ from sictl.io.datasets import DatasetStats as DatasetStats
 from sictl.io.datasets import Normalization as Normalization
 from sictl.io.datasets import iter_dataset_batches as iter_dataset_batches
 from sictl.io.datasets import iter_pair_batches as iter_pair_batches
+from sictl.io.datasets import iter_trajectory_blocks as iter_trajectory_blocks
 from sictl.io.datasets import load_dataset_array as load_dataset_array
 from sictl.io.datasets import read_dataset as read_dataset
 from sictl.io.reports import ReportFile as ReportFile

@@ -144,3 +144,23 @@ def load_dataset_array(
         n = ds.shape[0] * ds.shape[1]
     batches = list(iter_dataset_batches(path, field, max(n, 1), name=label))
     return batches[0] if len(batches) == 1 else np.concatenate(batches)
+
+
+def iter_trajectory_blocks(
+    path: str | os.PathLike, field: str | None = None, trajectories: int = 8, *, name: str | None = None
+) -> Iterator[np.ndarray]:
+    """Stream whole trajectories of one field: float32 ``(k, T, *sample_shape)``, k ≤ ``trajectories``.
+
+    Raises:
+        SchemaError: non-finite values or a bad file.
+    """
+    if trajectories < 1:
+        raise ConfigError(f"trajectories per block must be >= 1, got {trajectories}")
+    label = name or str(path)
+    with open_input(path) as f:
+        check_root(f, label, "dataset")
+        ds = _field(f, field, label)
+        for i in range(0, ds.shape[0], trajectories):
+            block = ds[i : i + trajectories]
+            check_finite(block, label, ds.name, offset=i)
+            yield block

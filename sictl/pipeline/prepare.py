@@ -1,0 +1,248 @@
+"""`prepare`: turn a source of trajectories into dataset files (SPEC §2.1).
+
+Every source (simulators, samplers, imports) hands over a :class:`SourceData`: metadata and an
+iterator of trajectory blocks ``(k, T, *shape)`` in data units. :func:`write_prepared` then applies
+the options every source shares, streaming — nothing holds the whole set in memory:
+
+1. resolution change per block (spectral truncation/padding or (bi)linear), written to a temporary
+   raw file while the statistics of the train and test parts are accumulated;
+2. the normalisation constant (RMS pixel value of the *train* part, so the test part does not
+   leak into it), the split by trajectory, forecasting pairs at a lag within trajectories, and the
+   final files with their statistics (per-mode power on the full FFT grid, shell spectrum, pixel
+   RMS and mean), all in stored (normalised) units.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import tempfile
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import asdict, dataclass, field
+
+import numpy as np
+import torch
+
+from sictl.core import spectra
+from sictl.errors import ConfigError
+
+Progress = Callable[[str, float, float], None]
+
+
+@dataclass(frozen=True, kw_only=True)
+class PrepareOptions:
+    """Options shared by every source."""
+
+    normalize: str = "none"
+    resolution: int | None = None
+    resample: str = "spectral"
+    split: float | None = None
+    lag: int | None = None
+    seed: int = 0
+
+    def validate(self) -> None:
+        if self.normalize not in ("none", "rms"):
+            raise ConfigError(f"--normalize must be none or rms, got {self.normalize!r}")
+        if self.resample not in ("spectral", "bilinear"):
+            raise ConfigError(f"--resample must be spectral or bilinear, got {self.resample!r}")
+        if self.resolution is not None and self.resolution < 2:
+            raise ConfigError(f"--resolution must be ≥ 2, got {self.resolution}")
+        if self.split is not None and not (0.0 < self.split < 1.0):
+            raise ConfigError(f"--split is the train fraction, strictly between 0 and 1; got {self.split}")
+        if self.lag is not None and self.lag < 1:
+            raise ConfigError(f"--lag must be a positive number of snapshots, got {self.lag}")
+
+
+@dataclass
+class SourceData:
+    """What a source hands to the writer.
+
+    Attributes:
+        blocks: iterator of float arrays ``(k, T, *sample_shape)`` (data units), trajectories in order.
+        n_trajectories: how many trajectories ``blocks`` yields in total.
+        diagnostics: filled by the source while iterating (acceptance rates, budgets, ...).
+    """
+
+    dataset_name: str
+    source: str
+    sample_shape: tuple[int, ...]
+    time: np.ndarray
+    blocks: Iterator[np.ndarray]
+    n_trajectories: int
+    vector: bool = False
+    boundary: str = "periodic"
+    field_name: str = "u"
+    attrs: dict = field(default_factory=dict)
+    config: dict = field(default_factory=dict)
+    inputs: dict = field(default_factory=dict)
+    diagnostics: dict = field(default_factory=dict)
+    mixture: dict | None = None  # data-unit mixture of a gmm source, rescaled with the normalisation
+
+
+class _Stats:
+    """Running sums for the statistics of stored arrays (float64)."""
+
+    def __init__(self, shape: tuple[int, ...], vector: bool):
+        self.power = None if vector else np.zeros(shape, np.float64)
+        self.sq = self.total = 0.0
+        self.count = 0  # samples
+        self.values = 0  # scalar entries
+
+    def add(self, block: np.ndarray) -> None:
+        flat = block.reshape(-1, *block.shape[2:]).astype(np.float64)
+        if self.power is not None and len(flat):
+            axes = tuple(range(1, flat.ndim))
+            self.power += (np.abs(np.fft.fftn(flat, axes=axes, norm="forward")) ** 2).sum(0)
+        self.sq += float((flat * flat).sum())
+        self.total += float(flat.sum())
+        self.count += len(flat)
+        self.values += flat.size
+
+    @property
+    def rms(self) -> float:
+        return math.sqrt(self.sq / max(self.values, 1))
+
+    def finish(self, scale: float):
+        """DatasetStats of the stored values (raw / scale)."""
+        from sictl.io import DatasetStats
+
+        if self.power is None:
+            return DatasetStats(None, None, self.rms / scale, self.total / max(self.values, 1) / scale)
+        power = self.power / max(self.count, 1) / scale**2
+        shape = power.shape
+        if power.ndim == 1:
+            shell = power.copy()
+        elif len(set(shape)) == 1 and shape[0] % 2 == 0:
+            shell = spectra.shell_spectrum(torch.from_numpy(power), shape[0], power.ndim).numpy()
+        else:
+            shell = None
+        return DatasetStats(power, shell, self.rms / scale, self.total / max(self.values, 1) / scale)
+
+
+def _resample(block: np.ndarray, opts: PrepareOptions, vector: bool) -> np.ndarray:
+    if opts.resolution is None or vector:
+        return block
+    shape = block.shape[2:]
+    if len(set(shape)) != 1:
+        raise ConfigError(f"--resolution needs a square grid, got {shape}")
+    if shape[0] == opts.resolution:
+        return block
+    x = torch.from_numpy(np.ascontiguousarray(block, dtype=np.float64))
+    fn = spectra.spectral_resample if opts.resample == "spectral" else spectra.bilinear_resample
+    return fn(x, opts.resolution, len(shape)).numpy()
+
+
+def output_paths(output: str, split: float | None) -> list[str]:
+    """``-o data.h5 --split f`` writes ``data-train.h5`` and ``data-test.h5``."""
+    if split is None:
+        return [output]
+    if output == "-":
+        raise ConfigError("--split writes two files and cannot write to stdout", hint="give -o data.h5")
+    stem, ext = os.path.splitext(output)
+    return [f"{stem}-train{ext or '.h5'}", f"{stem}-test{ext or '.h5'}"]
+
+
+def write_prepared(src: SourceData, opts: PrepareOptions, output: str, progress: Progress | None = None) -> dict:
+    """Write the dataset file(s) of a source. Returns the JSON summary."""
+    from sictl.io import DatasetMeta, DatasetWriter, Normalization, iter_trajectory_blocks
+
+    opts.validate()
+    started = time.perf_counter()
+    paths = output_paths(output, opts.split)
+    n_train = src.n_trajectories if opts.split is None else int(round(opts.split * src.n_trajectories))
+    if opts.split is not None and not (0 < n_train < src.n_trajectories):
+        raise ConfigError(
+            f"--split {opts.split} of {src.n_trajectories} trajectories leaves one part empty",
+            hint="split by trajectory needs at least one trajectory on each side",
+        )
+    n_times = len(src.time)
+    if opts.lag is not None and opts.lag >= n_times:
+        raise ConfigError(f"--lag {opts.lag} needs more than {opts.lag} snapshots per trajectory, got {n_times}")
+    shape = src.sample_shape
+    if opts.resolution is not None and not src.vector:
+        shape = (opts.resolution,) * len(shape)
+
+    def meta(normalization, pairs_lag=None, extra=None):
+        attrs = dict(src.attrs)
+        attrs.update(extra or {})
+        return DatasetMeta(
+            dataset_name=src.dataset_name, source=src.source, sample_shape=shape, time=src.time,
+            field_names=(src.field_name,), vector=src.vector, boundary=src.boundary, normalization=normalization,
+            attrs=attrs, pairs_lag=pairs_lag, config={**src.config, "prepare": asdict(opts)},
+            inputs=src.inputs, seed=opts.seed,
+        )
+
+    stats = [_Stats(shape, src.vector) for _ in paths]
+    fd, raw = tempfile.mkstemp(suffix=".raw.h5", dir=(os.path.dirname(os.path.abspath(output)) if output != "-" else None))
+    os.close(fd)
+    os.unlink(raw)
+    try:
+        done = 0
+        with DatasetWriter(raw, meta(Normalization()), n_trajectories=src.n_trajectories) as writer:
+            for block in src.blocks:
+                block = _resample(np.asarray(block), opts, src.vector)
+                writer.append(block.astype(np.float32))
+                for j, (lo, hi) in enumerate(_ranges(n_train, src.n_trajectories, len(paths))):
+                    part = block[max(lo - done, 0) : max(hi - done, 0)]
+                    if len(part):
+                        stats[j].add(part.astype(np.float32))
+                done += len(block)
+                if progress:
+                    progress("simulate", done, src.n_trajectories)
+        constant = stats[0].rms if opts.normalize == "rms" else 1.0
+        if not (math.isfinite(constant) and constant > 0):
+            raise ConfigError("cannot normalise: the data are identically zero", hint="use --normalize none")
+        norm = Normalization(opts.normalize, constant)
+        extra = {"mixture": _scaled_mixture(src.mixture, constant)} if src.mixture else None
+        outputs = []
+        for j, (path, (lo, hi)) in enumerate(zip(paths, _ranges(n_train, src.n_trajectories, len(paths)))):
+            n_pairs = (hi - lo) * (n_times - opts.lag) if opts.lag else None
+            with DatasetWriter(path, meta(norm, opts.lag, extra), stats=stats[j].finish(constant),
+                               n_trajectories=hi - lo, n_pairs=n_pairs) as writer:
+                seen = 0
+                for block in iter_trajectory_blocks(raw, trajectories=16):
+                    part = block[max(lo - seen, 0) : max(hi - seen, 0)] / np.float32(constant)
+                    seen += len(block)
+                    if not len(part):
+                        continue
+                    writer.append(part)
+                    if opts.lag:
+                        k = opts.lag
+                        writer.append_pairs(part[:, :-k].reshape(-1, *shape), part[:, k:].reshape(-1, *shape))
+            st = stats[j].finish(constant)
+            outputs.append({
+                "path": path, "n_trajectories": hi - lo, "n_samples": (hi - lo) * n_times,
+                "n_pairs": n_pairs or 0, "pixel_rms": st.pixel_rms, "pixel_mean": st.pixel_mean,
+                "shell_spectrum_head": None if st.shell_spectrum is None else st.shell_spectrum[:8].tolist(),
+            })
+    finally:
+        if os.path.exists(raw):
+            os.unlink(raw)
+    return {
+        "outputs": outputs,
+        "source": src.source,
+        "dataset_name": src.dataset_name,
+        "sample_shape": list(shape),
+        "n_times": n_times,
+        "normalization": {"scheme": norm.scheme, "constant": norm.constant},
+        "diagnostics": src.diagnostics,
+        "seed": opts.seed,
+        "config": {**src.config, "prepare": asdict(opts)},
+        "wall_time_s": time.perf_counter() - started,
+    }
+
+
+def _ranges(n_train: int, n_total: int, parts: int) -> list[tuple[int, int]]:
+    return [(0, n_total)] if parts == 1 else [(0, n_train), (n_train, n_total)]
+
+
+def _scaled_mixture(mixture: dict, constant: float) -> str:
+    """The mixture in stored units (means / c, covariances / c²), as JSON."""
+    import json
+
+    return json.dumps({
+        "weights": mixture["weights"],
+        "means": (np.asarray(mixture["means"]) / constant).tolist(),
+        "covs": (np.asarray(mixture["covs"]) / constant**2).tolist(),
+    })

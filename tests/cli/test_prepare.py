@@ -1,0 +1,146 @@
+"""`sictl prepare` (gaussian-field, gmm) and the shared writer options, through the CLI and the pipeline."""
+
+from __future__ import annotations
+
+import json
+import math
+
+import numpy as np
+import pytest
+import torch
+from typer.testing import CliRunner
+
+from sictl.cli.app import app
+from sictl.core import spectra
+from sictl.io import iter_pair_batches, load_dataset_array, read_dataset
+
+runner = CliRunner()
+
+
+def prepare(*args: str) -> dict:
+    result = runner.invoke(app, ["prepare", *args, "--json"])
+    assert result.exit_code == 0, result.output
+    return json.loads(result.stdout)
+
+
+@pytest.mark.parametrize("dim, res, n", [(1, 64, 4000), (2, 32, 1500)])
+def test_gaussian_field_spectrum_matches_exact_law(tmp_path, dim, res, n):
+    path = tmp_path / "g.h5"
+    out = prepare("gaussian-field", "--res", str(res), "--dim", str(dim), "--n", str(n), "--seed", "3", "-o", str(path))
+    assert out["outputs"][0]["path"] == str(path) and out["outputs"][0]["n_samples"] == n
+    ds = read_dataset(path)
+    exact = spectra.matern_power(res, dim)
+    got = torch.from_numpy(ds.stats.mode_power)
+    m_true, m_got = spectra.shell_mean(exact, res, dim), spectra.shell_mean(got, res, dim)
+    counts = torch.bincount(spectra.shell_index(res, dim).flatten()[spectra.shell_index(res, dim).flatten() > 0] - 1)
+    # each mode's |x̂_k|² is a scaled χ²₂/2 (χ²₁ at self-conjugate modes): shell-mean relative s.d. ≤ 1/√(n·count/2)
+    tol = 5 / torch.sqrt(n * counts.to(torch.float64) / 2)
+    assert bool(((m_got / m_true - 1).abs() <= tol).all())
+    # the stored pixel RMS is Parseval's Σ_k S(k) within sampling error
+    assert out["outputs"][0]["pixel_rms"] == pytest.approx(math.sqrt(float(exact.sum())), rel=0.05)
+
+
+def test_same_seed_same_file_and_other_seed_differs(tmp_path):
+    a, b, c = (tmp_path / f"{k}.h5" for k in "abc")
+    for path, seed in ((a, 1), (b, 1), (c, 2)):
+        prepare("gaussian-field", "--res", "16", "--n", "40", "--seed", str(seed), "-o", str(path))
+    assert np.array_equal(load_dataset_array(a), load_dataset_array(b))
+    assert not np.array_equal(load_dataset_array(a), load_dataset_array(c))
+    assert read_dataset(a).provenance.seed == 1
+
+
+def test_normalize_split_and_resolution(tmp_path):
+    path = tmp_path / "d.h5"
+    out = prepare("gaussian-field", "--res", "32", "--n", "300", "--normalize", "rms", "--split", "0.8",
+                  "--resolution", "16", "-o", str(path))
+    train, test = (tmp_path / "d-train.h5"), (tmp_path / "d-test.h5")
+    assert [o["path"] for o in out["outputs"]] == [str(train), str(test)]
+    assert [o["n_trajectories"] for o in out["outputs"]] == [240, 60]
+    dtrain, dtest = read_dataset(train), read_dataset(test)
+    c = out["normalization"]["constant"]
+    assert dtrain.meta.normalization.scheme == "rms" and dtrain.meta.normalization.constant == pytest.approx(c)
+    assert dtest.meta.normalization.constant == pytest.approx(c)  # the train constant, no leakage
+    assert dtrain.stats.pixel_rms == pytest.approx(1.0, rel=1e-6)
+    assert dtrain.meta.sample_shape == (16, 16)
+    # spectral truncation keeps the large scales: stored power ≈ S(k)/c² on the kept modes
+    exact = spectra.matern_power(32, 2)
+    low = torch.from_numpy(dtrain.stats.mode_power)[1, 0] * c**2
+    assert float(low) == pytest.approx(float(exact[1, 0]), rel=0.3)
+    # same seed without normalisation: stored × constant reproduces the raw fields (first trajectories)
+    raw = tmp_path / "raw.h5"
+    prepare("gaussian-field", "--res", "32", "--n", "300", "--resolution", "16", "-o", str(raw))
+    assert np.allclose(load_dataset_array(train)[:5] * c, load_dataset_array(raw)[:5], rtol=1e-5, atol=1e-6)
+
+
+def test_lag_pairs_never_cross_trajectories(tmp_path):
+    from sictl.pipeline.prepare import PrepareOptions, SourceData, write_prepared
+
+    n_traj, n_time = 5, 7
+    traj = np.arange(n_traj)[:, None, None] * 1000.0 + np.arange(n_time)[None, :, None] + np.zeros((1, 1, 8))
+    src = SourceData(dataset_name="toy", source="import", sample_shape=(8,), time=np.arange(n_time, dtype=np.float32),
+                     blocks=iter([traj[:2], traj[2:]]), n_trajectories=n_traj)
+    path = tmp_path / "p.h5"
+    summary = write_prepared(src, PrepareOptions(lag=2, split=0.6), str(path))
+    assert [o["n_pairs"] for o in summary["outputs"]] == [3 * 5, 2 * 5]
+    x0, x1 = (np.concatenate(a) for a in zip(*iter_pair_batches(tmp_path / "p-train.h5", 100)))
+    assert np.all(x1[:, 0] - x0[:, 0] == 2)  # same trajectory (thousands digit), two snapshots later
+    assert np.all((x1[:, 0] // 1000) == (x0[:, 0] // 1000))
+    xt0, _ = (np.concatenate(a) for a in zip(*iter_pair_batches(tmp_path / "p-test.h5", 100)))
+    assert set(np.unique(xt0[:, 0] // 1000)) == {3, 4}
+
+
+def test_gmm_dataset_stores_its_mixture(tmp_path):
+    path = tmp_path / "gmm.h5"
+    out = prepare("gmm", "--two-mode", "100,0.3", "--n", "20000", "--seed", "1", "-o", str(path))
+    ds = read_dataset(path)
+    mix = json.loads(ds.meta.attrs["mixture"])
+    assert mix["weights"] == [0.3, 0.7] and mix["means"] == [[100.0], [-100.0]]
+    x = load_dataset_array(path).reshape(-1)
+    assert (x > 0).mean() == pytest.approx(0.3, abs=5 * math.sqrt(0.21 / 20000))
+    assert out["outputs"][0]["pixel_rms"] == pytest.approx(math.sqrt(100**2 + 1), rel=1e-2)
+    rows = prepare("gmm", "--weights", "0.5,0.5", "--means", "1,0;-1,0", "--covs", "0.5,2", "--n", "10",
+                   "-o", str(tmp_path / "g2.h5"))
+    assert rows["sample_shape"] == [2]
+
+
+@pytest.mark.parametrize(
+    "args, needle",
+    [
+        (["gaussian-field", "--res", "33", "--n", "4"], "even"),
+        (["gaussian-field", "--n", "4", "--split", "1.5"], "--split"),
+        (["gaussian-field", "--n", "4", "--normalize", "max"], "--normalize"),
+        (["gaussian-field", "--n", "4", "--lag", "1"], "--lag"),
+        (["gaussian-field", "--n", "1", "--split", "0.5"], "empty"),
+        (["gmm", "--weights", "0.6,0.6", "--means", "1;-1", "--n", "5"], "sum"),
+        (["gmm", "--n", "5"], "exactly one"),
+    ],
+)
+def test_bad_input_leaves_nothing(tmp_path, args, needle):
+    out = tmp_path / "out.h5"
+    result = runner.invoke(app, ["prepare", *args, "-o", str(out)])
+    assert result.exit_code == 1, result.output
+    assert result.stderr.startswith("Error: ") and needle in result.stderr.splitlines()[0]
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_unwritable_output_and_failing_source(tmp_path):
+    result = runner.invoke(app, ["prepare", "gaussian-field", "--n", "4", "-o", "/nonexistent_dir/x.h5"])
+    assert result.exit_code == 1 and "nonexistent_dir" in result.stderr
+
+    from sictl.errors import ConvergenceError
+    from sictl.pipeline.prepare import PrepareOptions, SourceData, write_prepared
+
+    def blocks():
+        yield np.zeros((2, 1, 8))
+        raise ConvergenceError("simulation blew up")
+
+    src = SourceData(dataset_name="toy", source="import", sample_shape=(8,), time=np.zeros(1, np.float32),
+                     blocks=blocks(), n_trajectories=4)
+    with pytest.raises(ConvergenceError):
+        write_prepared(src, PrepareOptions(), str(tmp_path / "x.h5"))
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_unbuilt_sources_say_so():
+    result = runner.invoke(app, ["prepare", "import", "x.npy"])
+    assert result.exit_code == 2 and "not implemented yet" in result.stderr
