@@ -20,7 +20,7 @@ from sictl.io._h5 import (
     write_root_attrs,
 )
 from sictl.io._writer import AtomicH5Writer
-from sictl.io.datasets import AXES, DatasetMeta, DatasetStats
+from sictl.io.datasets import AXES, DatasetMeta, DatasetStats, spectral_shape
 
 _STR = h5py.string_dtype()
 
@@ -227,10 +227,9 @@ class DatasetWriter(AtomicH5Writer):
                 continue
             value = np.asarray(value, dtype=np.float64)
             check_finite(value, self.path, f"/stats/{key}")
-            if key == "mode_power" and value.shape != self.meta.sample_shape:
-                raise ShapeError(
-                    f"stats.mode_power must have the sample shape {self.meta.sample_shape}, got {value.shape}"
-                )
+            want = spectral_shape(self.meta.sample_shape, self.meta.attrs)
+            if key == "mode_power" and value.shape != want:
+                raise ShapeError(f"stats.mode_power must have the shape {want}, got {value.shape}")
             group.create_dataset(key, data=value)
         if not (np.isfinite(stats.pixel_rms) and np.isfinite(stats.pixel_mean)):
             raise SchemaError(

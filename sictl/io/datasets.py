@@ -296,9 +296,18 @@ def _read_normalization(f: h5py.File) -> Normalization:
     return Normalization(attr_str(group, "scheme", "none"), float(group.attrs.get("constant", 1.0)))
 
 
+def spectral_shape(sample_shape: tuple[int, ...], attrs) -> tuple[int, ...]:
+    """Shape of ``stats/mode_power``: the sample shape, except that a root attribute ``fft_nodes``
+    says the periodic FFT grid is the first ``fft_nodes`` points of the last axis (Allen–Cahn
+    files store N + 1 nodes; their spectrum is that of the first N, as the authors computed it)."""
+    nodes = attrs.get("fft_nodes") if hasattr(attrs, "get") else None
+    return tuple(sample_shape) if nodes is None else (*sample_shape[:-1], int(nodes))
+
+
 def _read_stats(f: h5py.File, path: str | os.PathLike, sample_shape: tuple[int, ...]) -> DatasetStats:
     group = f["stats"]
     mode_power = shell = None
+    sample_shape = spectral_shape(sample_shape, f.attrs)
     if "mode_power" in group:
         want = f"({', '.join(map(str, sample_shape))})"
         mode_power = read_array(

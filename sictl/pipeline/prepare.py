@@ -78,12 +78,16 @@ class SourceData:
     inputs: dict = field(default_factory=dict)
     diagnostics: dict = field(default_factory=dict)
     mixture: dict | None = None  # data-unit mixture of a gmm source, rescaled with the normalisation
+    fft_nodes: int | None = None  # spectra use the first fft_nodes points of the last axis (Allen–Cahn)
 
 
 class _Stats:
     """Running sums for the statistics of stored arrays (float64)."""
 
-    def __init__(self, shape: tuple[int, ...], vector: bool):
+    def __init__(self, shape: tuple[int, ...], vector: bool, fft_nodes: int | None = None):
+        self.fft_nodes = fft_nodes
+        if fft_nodes is not None:
+            shape = (*shape[:-1], fft_nodes)
         self.power = None if vector else np.zeros(shape, np.float64)
         self.sq = self.total = 0.0
         self.count = 0  # samples
@@ -93,7 +97,8 @@ class _Stats:
         flat = block.reshape(-1, *block.shape[2:]).astype(np.float64)
         if self.power is not None and len(flat):
             axes = tuple(range(1, flat.ndim))
-            self.power += (np.abs(np.fft.fftn(flat, axes=axes, norm="forward")) ** 2).sum(0)
+            periodic = flat if self.fft_nodes is None else flat[..., : self.fft_nodes]
+            self.power += (np.abs(np.fft.fftn(periodic, axes=axes, norm="forward")) ** 2).sum(0)
         self.sq += float((flat * flat).sum())
         self.total += float(flat.sum())
         self.count += len(flat)
@@ -165,6 +170,8 @@ def write_prepared(src: SourceData, opts: PrepareOptions, output: str, progress:
 
     def meta(normalization, pairs_lag=None, extra=None):
         attrs = dict(src.attrs)
+        if src.fft_nodes is not None:
+            attrs["fft_nodes"] = int(src.fft_nodes)
         attrs.update(extra or {})
         return DatasetMeta(
             dataset_name=src.dataset_name, source=src.source, sample_shape=shape, time=src.time,
@@ -173,7 +180,10 @@ def write_prepared(src: SourceData, opts: PrepareOptions, output: str, progress:
             inputs=src.inputs, seed=opts.seed,
         )
 
-    stats = [_Stats(shape, src.vector) for _ in paths]
+    if src.fft_nodes is not None and opts.resolution is not None:
+        raise ConfigError("--resolution applies to periodic fields; this source stores grid nodes",
+                          hint="simulate at the resolution you need (e.g. --res)")
+    stats = [_Stats(shape, src.vector, src.fft_nodes) for _ in paths]
     fd, raw = tempfile.mkstemp(suffix=".raw.h5", dir=(os.path.dirname(os.path.abspath(output)) if output != "-" else None))
     os.close(fd)
     os.unlink(raw)
