@@ -152,7 +152,35 @@ def _not_yet(name: str):
     return command
 
 
-for _name in ("allen-cahn", "navier-stokes", "import"):
+@prepare_app.command("import")
+def import_(
+    src: Annotated[str, typer.Argument(help="A .npy, .npz, .pt (tensors only) or .h5 file.")],
+    output: OutOpt,
+    key: Annotated[Optional[str], typer.Option("--key", help="Array name, dict key, tuple index or HDF5 path.")] = None,
+    layout: Annotated[Optional[str], typer.Option("--layout", help="Axis names, e.g. 'traj time x y', 'walker sample x'.")] = None,
+    channel: Annotated[Optional[int], typer.Option("--channel", help="Which channel to keep if there are several.")] = None,
+    grid_nodes: Annotated[Optional[bool], typer.Option("--grid-nodes/--periodic", help="Last axis holds N+1 grid nodes (detected for Allen–Cahn files).")] = None,
+    name: Annotated[Optional[str], typer.Option("--name", help="dataset_name to record.")] = None,
+    normalize: NormalizeOpt = "none", resolution: ResolutionOpt = None, resample: ResampleOpt = "spectral",
+    split: SplitOpt = None, lag: LagOpt = None, seed: SeedOpt = 0, json_out: JsonOpt = False,
+    device: DeviceOpt = DeviceChoice.cpu, quiet: QuietOpt = False,
+):
+    """Import someone else's data (the authors' Navier–Stokes .pt and Allen–Cahn .npy are recognised).
+
+    
+    Examples:
+      sictl prepare import data_file01.pt --normalize rms --split 0.9 --lag 2 -o ns.h5
+      sictl prepare import AllenCahn1D_grid64_samples.npy --split 0.9 -o ac64.h5
+      sictl prepare import fields.npz --key u --layout "sample x y" -o mine.h5
+    """
+    from sictl.pipeline.prepare_sources import ImportConfig, import_source
+
+    cfg = ImportConfig(src=src, key=key, layout=layout, channel=channel, grid_nodes=grid_nodes, name=name)
+    _run(lambda: import_source(cfg), output=output, normalize=normalize, resolution=resolution,
+         resample=resample, split=split, lag=lag, seed=seed, json_out=json_out, quiet=quiet)
+
+
+for _name in ("allen-cahn", "navier-stokes"):
     prepare_app.command(_name, context_settings={"allow_extra_args": True, "ignore_unknown_options": True},
                         help=f"[not implemented yet] {_name}")(_not_yet(_name))
 
