@@ -136,19 +136,15 @@ def spectral_resample(x: Tensor, n_out: int, dim: int) -> Tensor:
     n = x.shape[-1]
     dims = tuple(range(-dim, 0))
     xh = torch.fft.fftn(x.to(torch.float64), dim=dims, norm="forward")
-    k_in = torch.fft.fftfreq(n, d=1.0 / n)
-    k_out = torch.fft.fftfreq(n_out, d=1.0 / n_out)
-    limit = min(n, n_out) / 2
+    # integer wavenumbers kept on each axis, and where they sit on the input and output grids
+    k = torch.arange(-(min(n, n_out) // 2) + 1, (min(n, n_out) + 1) // 2)
+    if min(n, n_out) % 2:
+        k = torch.arange(-(min(n, n_out) // 2), min(n, n_out) // 2 + 1)
+    src = torch.meshgrid(*([k % n] * dim), indexing="ij")
+    dst = torch.meshgrid(*([k % n_out] * dim), indexing="ij")
     out = torch.zeros(*x.shape[:-dim], *([n_out] * dim), dtype=xh.dtype, device=x.device)
-    keep_in = torch.nonzero(k_in.abs() < limit).flatten()
-    keep_out = torch.tensor([int(torch.nonzero(k_out == k_in[i]).flatten()[0]) for i in keep_in.tolist()])
-    src, dst = xh, out
-    index_in = [keep_in] * dim
-    index_out = [keep_out] * dim
-    grid_in = torch.meshgrid(*index_in, indexing="ij")
-    grid_out = torch.meshgrid(*index_out, indexing="ij")
-    dst[(Ellipsis, *grid_out)] = src[(Ellipsis, *grid_in)]
-    return torch.fft.ifftn(dst, dim=dims, norm="forward").real.to(x.dtype)
+    out[(Ellipsis, *dst)] = xh[(Ellipsis, *src)]
+    return torch.fft.ifftn(out, dim=dims, norm="forward").real.to(x.dtype)
 
 
 def bilinear_resample(x: Tensor, n_out: int, dim: int) -> Tensor:
