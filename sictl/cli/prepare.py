@@ -35,9 +35,9 @@ def _run(source_factory, *, output, normalize, resolution, resample, split, lag,
         from sictl.errors import ConfigError
 
         raise ConfigError("-o - and --json both want stdout", hint="write the file to a path, or drop --json")
-    src = source_factory()
     console = err_console(quiet or json_out)
     with _progress(console) as progress:
+        src = source_factory(progress)
         summary = write_prepared(src, opts, output, progress)
     if not quiet and not json_out:
         _print_summary(console, summary)
@@ -113,7 +113,7 @@ def gaussian_field(
     cfg = GaussianFieldConfig(res=res, dim=dim, n=n, spectrum=spectrum, s=s, ell=ell, sigma2=sigma2,
                               exponent=exponent, amplitude=amplitude)
     cfg.power()  # validate before any file work
-    _run(lambda: gaussian_field_source(cfg, seed), output=output, normalize=normalize, resolution=resolution,
+    _run(lambda progress: gaussian_field_source(cfg, seed), output=output, normalize=normalize, resolution=resolution,
          resample=resample, split=split, lag=lag, seed=seed, json_out=json_out, quiet=quiet)
 
 
@@ -140,16 +140,84 @@ def gmm(
 
     cfg = GMMConfig(n=n, two_mode=two_mode, dim=dim, weights=weights, means=means, covs=covs, spec=spec)
     cfg.mixture()
-    _run(lambda: gmm_source(cfg, seed), output=output, normalize=normalize, resolution=None, resample="spectral",
+    _run(lambda progress: gmm_source(cfg, seed), output=output, normalize=normalize, resolution=None, resample="spectral",
          split=split, lag=None, seed=seed, json_out=json_out, quiet=quiet)
 
 
-def _not_yet(name: str):
-    def command(ctx: typer.Context):
-        typer.echo(f"Error: `sictl prepare {name}` is not implemented yet in this version.", err=True)
-        raise typer.Exit(2)
+@prepare_app.command("allen-cahn")
+def allen_cahn(
+    output: OutOpt,
+    res: Annotated[int, typer.Option("--res", help="Grid intervals N on [0, 1] (N + 1 nodes stored).")] = 64,
+    chains: Annotated[int, typer.Option("--chains", help="Independent Markov chains (the trajectories).")] = 256,
+    samples_per_chain: Annotated[int, typer.Option("--samples-per-chain", help="Stored samples per chain.")] = 64,
+    burn_in: Annotated[int, typer.Option("--burn-in", help="Discarded iterations (step size adapted there).")] = 1000,
+    thin: Annotated[int, typer.Option("--thin", help="Iterations between stored samples.")] = 4,
+    method: Annotated[str, typer.Option("--method", help="hmc or mala (both Metropolis-corrected, preconditioned).")] = "hmc",
+    potential: Annotated[str, typer.Option("--potential", help="double-well (1−u²)², or quadratic κu² (exact test).")] = "double-well",
+    kappa: Annotated[float, typer.Option("--kappa", help="κ of the quadratic potential.")] = 1.0,
+    normalize: NormalizeOpt = "none", split: SplitOpt = None, lag: LagOpt = None, seed: SeedOpt = 0,
+    json_out: JsonOpt = False, device: DeviceOpt = DeviceChoice.cpu, quiet: QuietOpt = False,
+):
+    """Samples of the stochastic Allen–Cahn invariant measure by Metropolis-corrected HMC or MALA.
 
-    return command
+    The target is the discrete Gibbs density exp(−U), U = Σ (u_{j+1}−u_j)²/(2h) + Σ (h/2) V((u_j+u_{j+1})/2)
+    on N + 1 free nodes (reference/data_and_metrics.md §1.1); chains are split, never cut.
+
+    \b
+    Example:
+      sictl prepare allen-cahn --res 64 --chains 256 --samples-per-chain 64 --split 0.9 -o ac64.h5
+    """
+    from sictl.pipeline.prepare_sources import AllenCahnSource, allen_cahn_source
+
+    cfg = AllenCahnSource(res=res, chains=chains, samples_per_chain=samples_per_chain, burn_in=burn_in, thin=thin,
+                          method=method, potential=potential, kappa=kappa)
+    from sictl.core.allen_cahn import AllenCahnConfig
+
+    AllenCahnConfig(n=res, chains=chains, samples_per_chain=samples_per_chain, burn_in=burn_in, thin=thin,
+                    method=method, potential=potential, kappa=kappa)  # validate before any file work
+    _run(lambda progress: allen_cahn_source(cfg, seed, progress), output=output, normalize=normalize,
+         resolution=None, resample="spectral", split=split, lag=lag, seed=seed, json_out=json_out, quiet=quiet)
+
+
+@prepare_app.command("navier-stokes")
+def navier_stokes(
+    output: OutOpt,
+    preset: Annotated[str, typer.Option("--preset", help="small (64², dt 2e-3), medium (128², 1e-3), paper (256², 1e-4, stored at 128²).")] = "small",
+    res: Annotated[Optional[int], typer.Option("--res", help="Simulation grid (overrides the preset).")] = None,
+    store_res: Annotated[Optional[int], typer.Option("--store-res", help="Stored grid (spectral truncation).")] = None,
+    dt: Annotated[Optional[float], typer.Option("--dt", help="Time step (overrides the preset).")] = None,
+    nu: Annotated[float, typer.Option("--nu", help="Viscosity ν.")] = 1e-3,
+    alpha: Annotated[float, typer.Option("--alpha", help="Linear damping α.")] = 0.1,
+    eps: Annotated[float, typer.Option("--eps", help="Noise amplitude ε.")] = 1.0,
+    trajectories: Annotated[int, typer.Option("--trajectories", help="Number of trajectories.")] = 8,
+    snapshots: Annotated[int, typer.Option("--snapshots", help="Snapshots per trajectory.")] = 100,
+    snapshot_dt: Annotated[float, typer.Option("--snapshot-dt", help="Time between snapshots.")] = 0.5,
+    burn_in: Annotated[float, typer.Option("--burn-in", help="Simulated time discarded first.")] = 50.0,
+    batch: Annotated[int, typer.Option("--batch", help="Trajectories simulated together.")] = 8,
+    float32: Annotated[bool, typer.Option("--float32", help="Single precision (faster).")] = False,
+    normalize: NormalizeOpt = "none", resolution: ResolutionOpt = None, resample: ResampleOpt = "spectral",
+    split: SplitOpt = None, lag: LagOpt = None, seed: SeedOpt = 0, json_out: JsonOpt = False,
+    device: DeviceOpt = DeviceChoice.cpu, quiet: QuietOpt = False,
+):
+    """Trajectories of the 2-D stochastic vorticity equation on [0, 2π]² (pseudo-spectral, 2/3 dealiasing).
+
+    dω + v·∇ω dt = (νΔω − αω) dt + ε dη with the paper's 8 forcing modes; integrating factor for the
+    linear part, RK3 for advection, one noise increment per step, a CFL guard.
+
+    \b
+    Example:
+      sictl prepare navier-stokes --preset small --trajectories 8 --snapshots 100 --normalize rms --lag 2 -o ns64.h5
+    """
+    from sictl.cli.options import resolve_device
+    from sictl.pipeline.prepare_sources import NavierStokesSource, navier_stokes_source
+
+    cfg = NavierStokesSource(preset=preset, res=res, store_res=store_res, dt=dt, nu=nu, alpha=alpha, eps=eps,
+                             trajectories=trajectories, snapshots=snapshots, snapshot_dt=snapshot_dt,
+                             burn_in=burn_in, batch=batch, float32=float32)
+    dev = resolve_device(device)
+    navier_stokes_source(cfg, seed, None, dev)  # validates the configuration before any file work
+    _run(lambda progress: navier_stokes_source(cfg, seed, progress, dev), output=output, normalize=normalize,
+         resolution=resolution, resample=resample, split=split, lag=lag, seed=seed, json_out=json_out, quiet=quiet)
 
 
 @prepare_app.command("import")
@@ -176,13 +244,8 @@ def import_(
     from sictl.pipeline.prepare_sources import ImportConfig, import_source
 
     cfg = ImportConfig(src=src, key=key, layout=layout, channel=channel, grid_nodes=grid_nodes, name=name)
-    _run(lambda: import_source(cfg), output=output, normalize=normalize, resolution=resolution,
+    _run(lambda progress: import_source(cfg), output=output, normalize=normalize, resolution=resolution,
          resample=resample, split=split, lag=lag, seed=seed, json_out=json_out, quiet=quiet)
-
-
-for _name in ("allen-cahn", "navier-stokes"):
-    prepare_app.command(_name, context_settings={"allow_extra_args": True, "ignore_unknown_options": True},
-                        help=f"[not implemented yet] {_name}")(_not_yet(_name))
 
 
 def register(app: typer.Typer) -> None:

@@ -193,4 +193,117 @@ def import_source(cfg: ImportConfig) -> SourceData:
     )
 
 
-__all__ = ["GaussianFieldConfig", "gaussian_field_source", "GMMConfig", "gmm_source", "ImportConfig", "import_source", "parse_vectors"]
+
+@dataclass(frozen=True, kw_only=True)
+class AllenCahnSource:
+    """Samples of the stochastic Allen–Cahn invariant measure (sictl.core.allen_cahn)."""
+
+    res: int = 64
+    chains: int = 256
+    samples_per_chain: int = 64
+    burn_in: int = 1000
+    thin: int = 4
+    method: str = "hmc"
+    potential: str = "double-well"
+    kappa: float = 1.0
+
+
+def allen_cahn_source(cfg: AllenCahnSource, seed: int, progress=None) -> SourceData:
+    """Chains are trajectories, thinned MCMC samples their time axis; N + 1 nodes per sample, spectra
+    over the first N (``@fft_nodes``). The chains are held in memory (chains × samples × (N+1) floats)
+    and handed to the writer one block of chains at a time."""
+    from sictl.core.allen_cahn import AllenCahnConfig, AllenCahnSampler
+
+    config = AllenCahnConfig(n=cfg.res, chains=cfg.chains, samples_per_chain=cfg.samples_per_chain,
+                             burn_in=cfg.burn_in, thin=cfg.thin, method=cfg.method, potential=cfg.potential,
+                             kappa=cfg.kappa)
+    diagnostics: dict = {}
+
+    def blocks():
+        sampler = AllenCahnSampler(config, generator=torch.Generator().manual_seed(seed))
+        callback = (lambda stage, done, total: progress(f"allen-cahn {stage}", done, total)) if progress else None
+        chains = torch.cat(list(sampler.run(callback)), 1).to(torch.float32).numpy()
+        diagnostics.update(sampler.summary())
+        for i in range(0, len(chains), 64):
+            yield chains[i : i + 64]
+
+    params = asdict(cfg)
+    return SourceData(
+        dataset_name="stochastic_allen_cahn_1d", source="allen-cahn", sample_shape=(cfg.res + 1,),
+        time=(np.arange(1, cfg.samples_per_chain + 1) * cfg.thin).astype(np.float32), blocks=blocks(),
+        n_trajectories=cfg.chains, boundary="open", attrs={**params, "h": 1.0 / cfg.res},
+        config={"source": "allen-cahn", **params}, diagnostics=diagnostics, fft_nodes=cfg.res,
+    )
+
+
+@dataclass(frozen=True, kw_only=True)
+class NavierStokesSource:
+    """Trajectories of the stochastic vorticity equation (sictl.core.navier_stokes)."""
+
+    preset: str = "small"
+    res: int | None = None
+    store_res: int | None = None
+    dt: float | None = None
+    nu: float = 1e-3
+    alpha: float = 0.1
+    eps: float = 1.0
+    trajectories: int = 8
+    snapshots: int = 100
+    snapshot_dt: float = 0.5
+    burn_in: float = 50.0
+    batch: int = 8
+    float32: bool = False
+
+
+def navier_stokes_source(cfg: NavierStokesSource, seed: int, progress=None, device: str = "cpu") -> SourceData:
+    """Batches of trajectories are simulated one after the other and handed over whole."""
+    from sictl.core.navier_stokes import PRESETS, NavierStokes2D
+
+    if cfg.preset not in PRESETS:
+        raise ConfigError(f"unknown Navier–Stokes preset {cfg.preset!r}", hint=f"choose one of {', '.join(PRESETS)}")
+    if cfg.trajectories < 1 or cfg.snapshots < 1 or cfg.batch < 1:
+        raise ConfigError("--trajectories, --snapshots and --batch must be ≥ 1")
+    preset = PRESETS[cfg.preset]
+    n = cfg.res or preset.n
+    store = cfg.store_res or (preset.store_n if cfg.res is None else n)
+    overrides = {"n": n, "nu": cfg.nu, "alpha": cfg.alpha, "eps": cfg.eps, "dt": cfg.dt or preset.dt}
+    if cfg.float32:
+        overrides["dtype"] = torch.float32
+    solver = NavierStokes2D(preset.config(**overrides), device=device)
+    if store > n:
+        raise ConfigError(f"--store-res {store} is finer than the simulation grid {n}")
+    diagnostics: dict = {"dt": solver.config.dt, "simulated_grid": n}
+    total_time = cfg.trajectories * (cfg.burn_in + cfg.snapshots * cfg.snapshot_dt)
+
+    def blocks():
+        gen = torch.Generator(device=device).manual_seed(seed)
+        done_time = 0.0
+        for first in range(0, cfg.trajectories, cfg.batch):
+            k = min(cfg.batch, cfg.trajectories - first)
+            w0 = solver.initial_condition(k, gen)
+            frames = []
+
+            def report(t, total, base=done_time):
+                if progress:
+                    progress("navier-stokes (simulated time × trajectories)", base + t * k, total_time)
+
+            for _, w in solver.simulate(w0, burn_in=cfg.burn_in, snapshot_dt=cfg.snapshot_dt,
+                                        n_snapshots=cfg.snapshots, generator=gen, callback=report):
+                w = w if store == n else spectra.spectral_resample(w, store, 2)
+                frames.append(w.to("cpu", torch.float32))
+            done_time += k * (cfg.burn_in + cfg.snapshots * cfg.snapshot_dt)
+            yield torch.stack(frames, 1).numpy()
+
+    params = asdict(cfg)
+    times = (cfg.burn_in + cfg.snapshot_dt * np.arange(1, cfg.snapshots + 1)).astype(np.float32)
+    return SourceData(
+        dataset_name="stochastic_ns_2d", source="navier-stokes", sample_shape=(store, store), time=times,
+        blocks=blocks(), n_trajectories=cfg.trajectories, field_name="vorticity",
+        attrs={**{k: v for k, v in params.items() if v is not None}, "L": 2 * np.pi, "simulated_n": n,
+               "dt_solver": solver.config.dt},
+        config={"source": "navier-stokes", **params}, diagnostics=diagnostics,
+    )
+
+
+__all__ = ["GaussianFieldConfig", "gaussian_field_source", "GMMConfig", "gmm_source", "ImportConfig", "import_source", "AllenCahnSource", "allen_cahn_source",
+           "NavierStokesSource", "navier_stokes_source", "parse_vectors"]

@@ -141,9 +141,30 @@ def test_unwritable_output_and_failing_source(tmp_path):
     assert list(tmp_path.iterdir()) == []
 
 
-def test_unbuilt_sources_say_so():
-    result = runner.invoke(app, ["prepare", "navier-stokes"])
-    assert result.exit_code == 2 and "not implemented yet" in result.stderr
+def test_allen_cahn_source(tmp_path):
+    path = tmp_path / "ac.h5"
+    out = prepare("allen-cahn", "--res", "16", "--chains", "32", "--samples-per-chain", "16", "--burn-in", "200",
+                  "--split", "0.75", "--seed", "5", "-o", str(path))
+    train = read_dataset(tmp_path / "ac-train.h5")
+    assert [o["n_trajectories"] for o in out["outputs"]] == [24, 8]  # split by chain
+    assert train.meta.sample_shape == (17,) and int(train.meta.attrs["fft_nodes"]) == 16
+    assert train.stats.mode_power.shape == (16,)
+    diag = out["diagnostics"]
+    assert 0.5 < diag["acceptance_rate"] < 1.0 and diag["integrated_autocorrelation_time"] > 0
+    assert diag["occupancy_positive"] > 0.1 and diag["occupancy_negative"] > 0.1
+
+
+def test_navier_stokes_source(tmp_path):
+    path = tmp_path / "ns.h5"
+    out = prepare("navier-stokes", "--res", "32", "--store-res", "16", "--trajectories", "3", "--batch", "2",
+                  "--snapshots", "4", "--snapshot-dt", "0.1", "--burn-in", "0.2", "--dt", "0.01", "--lag", "1",
+                  "--normalize", "rms", "-o", str(path))
+    ds = read_dataset(path)
+    assert ds.meta.sample_shape == (16, 16) and ds.n_trajectories == 3 and ds.meta.field_names == ("vorticity",)
+    assert np.allclose(ds.meta.time, [0.3, 0.4, 0.5, 0.6])
+    assert out["outputs"][0]["n_pairs"] == 3 * 3 and ds.stats.pixel_rms == pytest.approx(1.0, rel=1e-6)
+    bad = runner.invoke(app, ["prepare", "navier-stokes", "--res", "16", "-o", str(tmp_path / "x.h5")])
+    assert bad.exit_code == 1 and "2/3 box" in bad.stderr and not (tmp_path / "x.h5").exists()
 
 
 class PickledThing:
