@@ -30,7 +30,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import torch
 from torch import Tensor
@@ -38,8 +38,19 @@ from torch import Tensor
 from sictl.core.spectra import spectral_resample
 from sictl.errors import ConfigError, ConvergenceError, ShapeError
 
-__all__ = ["ForcingMode", "PAPER_FORCING", "NSConfig", "NSPreset", "PRESETS", "NavierStokes2D", "dealias_cutoff",
-           "energy", "enstrophy", "palinstrophy", "spectral_truncate"]
+__all__ = [
+    "PAPER_FORCING",
+    "PRESETS",
+    "ForcingMode",
+    "NSConfig",
+    "NSPreset",
+    "NavierStokes2D",
+    "dealias_cutoff",
+    "energy",
+    "enstrophy",
+    "palinstrophy",
+    "spectral_truncate",
+]
 
 F64 = torch.float64
 _CHECK_EVERY = 32  # steps between CFL / finiteness checks (each check synchronises the device)
@@ -95,7 +106,7 @@ class NSConfig:
     alpha: float = 0.1
     eps: float = 1.0
     dt: float = 2e-3
-    forcing: Sequence[ForcingMode] | None = field(default=None)
+    forcing: Sequence[ForcingMode] | None = None
     dtype: torch.dtype = torch.float64
     advection: bool = True
     cfl_max: float = 0.5
@@ -137,7 +148,7 @@ class NSPreset:
     n: int
     dt: float
     store_n: int
-    dtype: torch.dtype = torch.float64
+    dtype: torch.dtype = torch.float32  # the data are stored as float32; float64 costs ≈ 2× the time
     burn_in: float = 50.0
     snapshot_dt: float = 0.5
     n_snapshots: int = 100
@@ -150,7 +161,7 @@ class NSPreset:
 PRESETS: dict[str, NSPreset] = {
     "small": NSPreset(n=64, dt=2e-3, store_n=64),
     "medium": NSPreset(n=128, dt=1e-3, store_n=128),
-    "paper": NSPreset(n=256, dt=1e-4, store_n=128, dtype=torch.float32),
+    "paper": NSPreset(n=256, dt=1e-4, store_n=128),
 }
 
 
@@ -243,6 +254,9 @@ class NavierStokes2D:
         lam = c.nu * k2 + c.alpha
         self._mask = mask.to(c.dtype)
         self._decay = torch.exp(-lam * c.dt).to(c.dtype)
+        # e^{−λdt} − 1: applying the decay as w + (e^{−λdt} − 1)w keeps float32 free of a systematic damping
+        # error (a rounded e^{−λdt} ≈ 1 − 1e−5 would bias λ by up to 0.3% at dt = 1e−4)
+        self._decay_m1 = torch.expm1(-lam * c.dt).to(c.dtype)
         self._decay_half = torch.exp(-lam * c.dt / 2).to(c.dtype)
         # (4, 1, N, N/2+1): ω̂ ↦ (v̂_x, v̂_y, ∂_x ω̂, ∂_y ω̂) with v = (∂_yψ, −∂_xψ), ψ̂ = ω̂/|k|².
         ops = torch.stack((1j * ky * k2inv, -1j * kx * k2inv, 1j * kx + 0 * ky, 1j * ky + 0 * kx))
@@ -300,11 +314,11 @@ class NavierStokes2D:
         if c.advection:
             k1, speed = self._rhs(wh, True)
             k2, _ = self._rhs(eh * (wh + (0.5 * h) * k1))
-            ew, ek1, ehk2 = e * wh, e * k1, eh * k2
+            ew, ek1, ehk2 = wh + self._decay_m1 * wh, e * k1, eh * k2
             k3, _ = self._rhs(ew - h * ek1 + (2 * h) * ehk2)
             out = ew + (h / 6) * (ek1 + 4 * ehk2 + k3)
         else:
-            out = e * wh
+            out = wh + self._decay_m1 * wh
         if self._noise.shape[0] and c.eps > 0:
             xi = torch.randn((wh.shape[0], self._noise.shape[0]), generator=generator, dtype=c.dtype,
                              device=self.device)

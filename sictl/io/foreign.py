@@ -3,7 +3,7 @@
 :func:`read_foreign` returns a :class:`ForeignArray`: the raw array with the axes it has in the file,
 plus what the file says about them (a time axis, a known layout, a normalisation constant). Turning
 it into samples or trajectories is the job of :mod:`sictl.pipeline.layout`, which understands
-``--layout`` strings. Supported inputs (docs/file-formats.md, "Foreign inputs"):
+``--layout`` strings. Supported inputs (docs/cli.md, ``prepare import`` and ``evaluate``):
 
 * ``.npy``: one array (``allow_pickle=False``: object arrays are refused).
 * ``.npz``: the array named by ``key``, or the only array; ``{data, time}`` pairs are recognised.
@@ -12,7 +12,8 @@ it into samples or trajectories is the job of :mod:`sictl.pipeline.layout`, whic
   ``(traj, time, H, W)``; it is recognised and ``time`` is exposed.
 * ``.h5``: ``key`` is the HDF5 dataset path, or the only dataset. A sictl ``samples`` file gives its
   ``/samples`` (data units); a sictl ``dataset`` file gives ``t0_fields/<key or only field>``
-  multiplied by its normalisation constant (data units), with its times and statistics.
+  multiplied by its normalisation constant (data units), cut to its periodic ``@fft_nodes`` points
+  when it has them, with its times, its per-mode power and its ``@mixture`` (both in data units).
 
 Non-finite values raise :class:`~sictl.errors.SchemaError` unless ``allow_nonfinite=True`` (the
 caller then counts them; ``sictl evaluate`` reports them).

@@ -1,0 +1,414 @@
+"""`sictl sample`: integrate a drift from base noise to samples, batch by batch (SPEC §2.4).
+
+The pieces meet in a :class:`Plan`, resolved before any sampling (so bad input fails at once):
+
+* a **drift source** (:class:`DriftSource`) builds the drift under any schedule. Exact sources:
+  a Gaussian field dataset (its stored per-mode power → the Fourier-multiplier drift) and a Gaussian
+  mixture (a dataset's ``@mixture`` attribute or a mixture JSON file → the closed-form drift). A
+  trained checkpoint will be one more source whose ``native_schedule`` is its training schedule;
+  nothing else changes;
+* the sampling schedule; when the drift is defined under another one (``--drift-schedule``, or a
+  checkpoint's training schedule) it is re-timed by the transfer formula (:class:`TransferredDrift`);
+* a solver, a time grid and, for ``em``, the diffusion coefficient ε(t).
+
+Randomness (docs/cli.md, "sample"): samples are grouped in blocks of :data:`NOISE_BLOCK`; block b
+draws its base noise and then its per-step SDE noise from its own generator seeded with
+``SeedSequence([seed, b])``, on the CPU in float32. The same seed therefore gives the same noise for
+any ``--batch-size``, ``--dtype`` and device (hence the same samples up to arithmetic; identical ones
+for the same dtype and device), and a larger ``--n`` extends a smaller run. Samples are computed in
+the dataset's normalised units and written in data units (× the normalisation constant).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import time
+from dataclasses import asdict, dataclass, field
+from types import SimpleNamespace
+
+import numpy as np
+import torch
+
+from sictl.core.drifts import CountingDrift, Drift, FourierGaussianDrift, TransferredDrift
+from sictl.core.gmm import GaussianMixture, gmm_fields
+from sictl.core.schedules import Schedule, VariancePreserving, as_time, make_schedule
+from sictl.core.solvers import make_diffusion, make_solver, time_grid
+from sictl.errors import ConfigError, SchemaError
+from sictl.pipeline.targets import GaussianTarget, white_base_variance
+
+__all__ = ["SampleConfig", "DriftSource", "GaussianMixtureDrift", "Plan", "plan", "sample_batch", "run",
+           "open_exact_source", "NOISE_BLOCK"]
+
+#: Samples per noise block (the unit of seeding; see the module docstring).
+NOISE_BLOCK = 64
+_EMPTY = 1e-12  # modes with power ≤ _EMPTY × max power are empty: neither base nor target has them
+
+
+@dataclass(frozen=True, kw_only=True)
+class SampleConfig:
+    """Everything `sample` needs; serialised into the samples file."""
+
+    exact: str
+    schedule: str = "linear"
+    drift_schedule: str | None = None
+    solver: str = "rk4-38"
+    steps: int = 19
+    grid: str = "uniform"
+    diffusion: str = "0"
+    base: str = "white"
+    n: int = 256
+    batch_size: int = 256
+    noise: str | None = None
+    save_noise: str | None = None
+    t_min: float = 1e-4
+    t_max: float = 1 - 1e-4
+    dtype: str = "float32"
+    seed: int = 0
+    device: str = "cpu"
+
+    def validate(self) -> None:
+        if self.n < 1 or self.batch_size < 1:
+            raise ConfigError(f"--n and --batch-size must be ≥ 1, got {self.n} and {self.batch_size}")
+        if self.dtype not in ("float32", "float64"):
+            raise ConfigError(f"--dtype must be float32 or float64, got {self.dtype!r}")
+        if self.diffusion not in ("0", "none") and self.solver != "em":
+            raise ConfigError(f"--diffusion {self.diffusion} needs --solver em", hint="ODE solvers ignore diffusion; use --solver em")
+
+
+class GaussianMixtureDrift(Drift):
+    """Exact drift of ``x_t = α z + β x1``, ``z ~ N(0, base_var I)``, ``x1`` a Gaussian mixture (sictl.core.gmm)."""
+
+    def __init__(self, schedule: Schedule, mixture: GaussianMixture, base_var: float = 1.0):
+        self.schedule, self.mixture, self.base_var = schedule, mixture, float(base_var)
+        self._base = GaussianMixture.gaussian(torch.zeros(mixture.dim, dtype=torch.float64), self.base_var)
+
+    def velocity(self, t, x):
+        v = self.schedule(as_time(t).to(torch.float64))
+        sv = SimpleNamespace(alpha=v.alpha, beta=v.beta, alpha_dot=v.alpha_dot, beta_dot=v.beta_dot,
+                             gamma=0.0, gamma_gamma_dot=0.0)
+        return gmm_fields(self._base, self.mixture, sv, x).velocity
+
+    def sample_base(self, shape, *, generator, like):
+        z = torch.randn(shape, generator=generator, dtype=like.dtype, device=like.device)
+        return z * self.base_var**0.5
+
+
+@dataclass
+class DriftSource:
+    """Where the drift comes from. ``drift(schedule)`` is the drift defined under ``schedule``.
+
+    Attributes:
+        label: ``"exact:<path>"`` (later ``"checkpoint:<path>"``), recorded as ``@drift_source``.
+        path, checksum: the file and its sha256 (``@drift_checksum``).
+        sample_shape: ``(C, *spatial)`` or ``(dim,)`` of one sample.
+        normalization_constant: multiply by it to get data units.
+        native_schedule: the schedule the drift is defined under (a checkpoint's training schedule);
+            None when the source can build its drift under any schedule (exact sources).
+        vp_path: schedules are used on the variance-preserving path with their β (mixtures).
+        default_lam: λ_min of a Gaussian target (the ``designed`` schedule's default ratio).
+        info: JSON description.
+    """
+
+    label: str
+    path: str
+    checksum: str
+    sample_shape: tuple[int, ...]
+    build: object  # callable(schedule) -> Drift
+    normalization_constant: float = 1.0
+    native_schedule: Schedule | None = None
+    vp_path: bool = False
+    default_lam: float | None = None
+    info: dict = field(default_factory=dict)
+
+    def drift(self, schedule: Schedule) -> Drift:
+        return self.build(schedule)  # type: ignore[operator]
+
+
+def _mixture_from_json(text: str, where: str) -> GaussianMixture:
+    try:
+        spec = json.loads(text) if isinstance(text, str) else text
+        return GaussianMixture.from_dict(spec)
+    except (ValueError, TypeError) as exc:
+        raise ConfigError(f"{where}: not a valid mixture ({exc})",
+                          hint='expected {"weights": [...], "means": [[...]], "covs": [...]}') from None
+
+
+def _gaussian_source(path: str, ds, base: str, checksum: str) -> DriftSource:
+    power = torch.as_tensor(ds.stats.mode_power, dtype=torch.float64)
+    dim, n_pixels = power.ndim, power.numel()
+    empty = power <= _EMPTY * float(power.max())
+    name, _, arg = base.partition(":")
+    if name == "spectral":
+        if arg:
+            from sictl.io import read_dataset
+
+            other = read_dataset(arg)
+            if other.stats is None or other.stats.mode_power is None or other.stats.mode_power.shape != power.shape:
+                raise ConfigError(f"--base spectral:{arg}: needs a dataset with stats/mode_power on the grid {tuple(power.shape)}")
+            base_power, info = torch.as_tensor(other.stats.mode_power, dtype=torch.float64), f"spectral ({arg})"
+        else:
+            base_power, info = power.clone(), "spectral (the dataset's own power)"
+    else:
+        mu, info = white_base_variance(base, n_pixels)
+        base_power = torch.full_like(power, mu)
+    excluded = empty | (base_power <= 0)
+    target = torch.where(excluded, torch.zeros_like(power), power)
+    base_power = torch.where(excluded, torch.zeros_like(base_power), base_power)
+    lam = GaussianTarget(target, base_power, dim, power.shape[0], {}).ratio_min
+    c = ds.meta.normalization.constant
+    return DriftSource(
+        f"exact:{path}", path, checksum, (1, *power.shape),
+        lambda s: FourierGaussianDrift(s, target, base_power), normalization_constant=c, default_lam=lam,
+        info={"kind": "gaussian-field", "grid": list(power.shape), "base": info, "ratio_min": lam,
+              "modes_excluded": int(excluded.sum()), "normalization_constant": c},
+    )
+
+
+def _mixture_source(path: str, mixture: GaussianMixture, base: str, c: float, checksum: str) -> DriftSource:
+    name, _, arg = base.partition(":")
+    if name != "white":
+        raise ConfigError(f"--base {base}: a mixture target takes white or white:σ0", hint="spectral noise needs a field dataset")
+    base_var = float(arg) ** 2 if arg else 1.0  # the mixture is in stored units (a dataset's @mixture is)
+    return DriftSource(
+        f"exact:{path}", path, checksum, (mixture.dim,),
+        lambda s: GaussianMixtureDrift(VariancePreserving(s), mixture, base_var), normalization_constant=c,
+        vp_path=True,
+        info={"kind": "gmm", "dim": mixture.dim, "components": mixture.n_components, "base_var": base_var,
+              "path": "variance-preserving", "normalization_constant": c},
+    )
+
+
+def open_exact_source(path: str, base: str = "white") -> DriftSource:
+    """An exact drift source from a dataset file (Gaussian field or mixture) or a mixture JSON file."""
+    from sictl.io import file_checksum, read_dataset, read_provenance
+
+    if str(path) != "-" and not os.path.exists(path):
+        raise SchemaError(f"{path}: no such file", hint="give a dataset made by `sictl prepare` or a mixture JSON file")
+    checksum = file_checksum(path)
+    if str(path).endswith(".json"):
+        with open(path, encoding="utf-8") as fh:
+            return _mixture_source(path, _mixture_from_json(fh.read(), path), base, 1.0, checksum)
+    kind = read_provenance(path).kind
+    if kind != "dataset":
+        raise SchemaError(f"{path} is a '{kind}' file; --exact needs a dataset (or a mixture JSON file)",
+                          hint="make one with `sictl prepare gaussian-field` or `sictl prepare gmm`")
+    ds = read_dataset(path)
+    if "mixture" in ds.meta.attrs:
+        mixture = _mixture_from_json(ds.meta.attrs["mixture"], f"{path} @mixture")
+        if not ds.meta.vector or ds.meta.sample_shape != (mixture.dim,):
+            raise SchemaError(f"{path}: @mixture has dimension {mixture.dim} but the samples are {ds.meta.sample_shape}")
+        return _mixture_source(path, mixture, base, ds.meta.normalization.constant, checksum)
+    if ds.meta.vector:
+        raise ConfigError(f"{path} holds vectors but no @mixture attribute, so there is no exact drift",
+                          hint="pass the mixture JSON file itself to --exact")
+    if ds.stats is None or ds.stats.mode_power is None:
+        raise ConfigError(f"{path} stores no per-mode power (stats/mode_power)", hint="datasets from `sictl prepare` carry it")
+    return _gaussian_source(path, ds, base, checksum)
+
+
+def _is_file(spec: str) -> bool:
+    return os.sep in spec or spec.endswith((".h5", ".hdf5")) or os.path.exists(spec)
+
+
+def _schedule(spec: str, source: DriftSource) -> tuple[Schedule, str | None]:
+    """(schedule, checksum of its file or None)."""
+    if _is_file(spec):
+        from sictl.pipeline.schedule_files import load_schedule
+
+        sched, checksum, _ = load_schedule(spec)
+        return sched, checksum
+    if spec.partition(":")[0] == "designed" and source.vp_path and ":" not in spec:
+        raise ConfigError("`designed` for a mixture is the mixture-optimal schedule, which comes from a file",
+                          hint="pass a file made by `sictl design-schedule --gmm M,p` (or --gmm-file)")
+    return make_schedule(spec, default_lam=source.default_lam), None
+
+
+def _grid(cfg: SampleConfig, schedule: Schedule) -> tuple[torch.Tensor, str, str | None]:
+    """(times, label recorded as @grid, checksum of a grid file or None)."""
+    if cfg.grid in ("uniform", "logsnr"):
+        return time_grid(cfg.grid, cfg.steps, cfg.t_min, cfg.t_max, schedule), cfg.grid, None
+    path = cfg.grid
+    if not os.path.exists(path):
+        raise ConfigError(f"unknown grid {path!r} (not uniform, logsnr or an existing file)",
+                          hint="--grid uniform|logsnr|FILE (a schedule file's grid, .npy or text of times)")
+    from sictl.io import file_checksum, read_schedule
+
+    if path.endswith(".npy"):
+        ts = np.load(path, allow_pickle=False)
+    elif path.endswith((".h5", ".hdf5")):
+        ts = read_schedule(path).grid
+        if ts is None:
+            raise ConfigError(f"{path} stores no recommended grid", hint="use --grid uniform or logsnr")
+    else:
+        try:
+            ts = np.loadtxt(path, dtype=np.float64, ndmin=1)
+        except ValueError as exc:
+            raise ConfigError(f"{path}: cannot read times ({exc})", hint="one time per line or a .npy array") from None
+    ts = torch.as_tensor(np.asarray(ts, dtype=np.float64).reshape(-1))
+    if ts.numel() < 2 or not bool(torch.isfinite(ts).all()) or not bool((torch.diff(ts) > 0).all()) \
+            or float(ts[0]) < 0 or float(ts[-1]) > 1:
+        raise ConfigError(f"{path}: a time grid must hold ≥ 2 strictly increasing times in [0, 1]")
+    return ts, f"file:{path}", file_checksum(path)
+
+
+@dataclass
+class Plan:
+    """Everything resolved before sampling: drift (already transferred), solver, grid, provenance."""
+
+    cfg: SampleConfig
+    source: DriftSource
+    drift: Drift
+    solver: object
+    ts: torch.Tensor
+    grid_label: str
+    schedule_checksum: str
+    transfer: bool
+    inputs: dict
+    dtype: torch.dtype
+    noise_file: object = None  # a SamplesFile of base draws, or None
+
+
+def plan(cfg: SampleConfig, source: DriftSource | None = None) -> Plan:
+    """Resolve the configuration (files, schedules, grid, solver) without sampling."""
+    cfg.validate()
+    source = source or open_exact_source(cfg.exact, cfg.base)
+    sched, sched_sum = _schedule(cfg.schedule, source)
+    transfer = cfg.drift_schedule is not None and cfg.drift_schedule != cfg.schedule
+    if transfer:
+        drift_sched, drift_sum = _schedule(cfg.drift_schedule, source)
+    else:
+        drift_sched, drift_sum = source.native_schedule or sched, None
+        transfer = source.native_schedule is not None and source.native_schedule.describe() != sched.describe()
+    wrap = VariancePreserving if source.vp_path else (lambda s: s)
+    drift = source.drift(drift_sched)
+    if transfer:
+        drift = TransferredDrift(drift, wrap(sched))
+    ts, grid_label, grid_sum = _grid(cfg, wrap(sched))
+    diffusion = make_diffusion(cfg.diffusion, wrap(sched)) if cfg.solver == "em" else None
+    solver = make_solver(cfg.solver, diffusion=diffusion)
+    inputs = {source.path: source.checksum}
+    for spec, checksum in ((cfg.schedule, sched_sum), (cfg.drift_schedule, drift_sum), (cfg.grid, grid_sum)):
+        if checksum:
+            inputs[spec] = checksum
+    noise_file = None
+    if cfg.noise is not None:
+        from sictl.io import file_checksum, read_samples
+
+        noise_file = read_samples(cfg.noise)
+        if noise_file.meta.drift_source != "base-noise":
+            raise SchemaError(f"{cfg.noise} is a samples file, not a base-noise file",
+                              hint="write one with `sictl sample ... --save-noise FILE`")
+        if noise_file.sample_shape != source.sample_shape or noise_file.n < cfg.n:
+            raise ConfigError(f"{cfg.noise} holds {noise_file.n} draws of shape {noise_file.sample_shape}; "
+                              f"need {cfg.n} of shape {source.sample_shape}", hint="save the noise with a run of this size")
+        inputs[cfg.noise] = file_checksum(cfg.noise)
+    dtype = torch.float64 if cfg.dtype == "float64" else torch.float32
+    return Plan(cfg, source, drift, solver, ts, grid_label, sched_sum or "", transfer, inputs, dtype, noise_file)
+
+
+def _generator(seed: int, block: int) -> torch.Generator:
+    state = np.random.SeedSequence([int(seed) & (2**63 - 1), block]).generate_state(2, dtype=np.uint32)
+    return torch.Generator().manual_seed(int(state[0]) << 32 | int(state[1]))
+
+
+class _Noise:
+    """Base draws and per-step SDE noise of samples [start, stop), the same for any batching."""
+
+    def __init__(self, drift: Drift, seed: int, shape: tuple[int, ...], start: int, stop: int):
+        self.drift, self.shape, self.start, self.stop = drift, shape, start, stop
+        self.blocks = range(start // NOISE_BLOCK, (stop - 1) // NOISE_BLOCK + 1)
+        self.gens = [_generator(seed, b) for b in self.blocks]
+        self.like = torch.empty(0, dtype=torch.float32)
+
+    def draw(self) -> torch.Tensor:
+        parts = [self.drift.sample_base((NOISE_BLOCK, *self.shape), generator=g, like=self.like) for g in self.gens]
+        full = torch.cat(parts)
+        offset = self.blocks[0] * NOISE_BLOCK
+        return full[self.start - offset : self.stop - offset]
+
+
+def sample_batch(p: Plan, start: int, stop: int, *, callback=None) -> tuple[torch.Tensor, torch.Tensor, int]:
+    """Samples [start, stop) in normalised units: (final states, base draws, NFE per sample)."""
+    noise = _Noise(p.drift, p.cfg.seed, p.source.sample_shape, start, stop)
+    # always drawn, so the SDE noise stream does not depend on --noise; float32, what a noise file
+    # stores, so a run that reads its --save-noise file back repeats itself exactly
+    z = noise.draw()
+    if p.noise_file is not None:
+        z = torch.from_numpy(_noise_rows(p.noise_file, start, stop))
+    counted = CountingDrift(p.drift)
+    x = z.to(device=p.cfg.device, dtype=p.dtype)
+    memory: dict = {}
+    times = [float(t) for t in p.ts]
+    for i, (t0, t1) in enumerate(zip(times[:-1], times[1:])):
+        eps = noise.draw().to(device=x.device, dtype=x.dtype) if p.solver.stochastic else None
+        x = p.solver.step(counted, t0, t1, x, memory, noise=eps)
+        if callback is not None:
+            callback(i)
+    return x, z, counted.calls
+
+
+def _noise_rows(noise_file, start: int, stop: int) -> np.ndarray:
+    from sictl.io import iter_samples_batches
+
+    rows, seen = [], 0
+    for batch in iter_samples_batches(noise_file.local_path, 4096, name=noise_file.path):
+        lo, hi = max(start - seen, 0), min(stop - seen, len(batch))
+        if lo < hi:
+            rows.append(batch[lo:hi])
+        seen += len(batch)
+        if seen >= stop:
+            break
+    return np.concatenate(rows)
+
+
+def run(cfg: SampleConfig, output: str, *, progress=None) -> dict:
+    """Sample and write ``output`` (and ``cfg.save_noise``). Returns the JSON summary."""
+    from sictl.io import SamplesMeta, SamplesWriter, check_writable
+
+    for path in (output, cfg.save_noise):
+        if path is not None:
+            check_writable(path)
+    p = plan(cfg)
+    c = p.source.normalization_constant
+    attrs = {"diffusion": cfg.diffusion, "t_min": float(p.ts[0]), "t_max": float(p.ts[-1]), "base": cfg.base,
+             "schedule": cfg.schedule, "drift_schedule": cfg.drift_schedule or cfg.schedule, "transfer": p.transfer,
+             "dtype": cfg.dtype, "noise_block": NOISE_BLOCK, "exact": json.dumps(p.source.info)}
+    if cfg.noise:
+        attrs["noise_file"] = cfg.noise
+    meta = SamplesMeta(drift_source=p.source.label, solver=cfg.solver, steps=len(p.ts) - 1, grid=p.grid_label,
+                       drift_checksum=p.source.checksum, schedule_checksum=p.schedule_checksum,
+                       normalization_constant=c, grid_times=p.ts.numpy(), attrs=attrs, config=asdict(cfg),
+                       inputs=p.inputs, seed=cfg.seed)
+    steps, batches = len(p.ts) - 1, range(0, cfg.n, cfg.batch_size)
+    total, done, nfe, bad = steps * len(batches), 0, 0, 0
+    started = time.perf_counter()
+    with contextlib.ExitStack() as stack:  # both files are renamed into place only if all went well
+        writer = stack.enter_context(SamplesWriter(output, meta, p.source.sample_shape, n=cfg.n))
+        noise_writer = None
+        if cfg.save_noise:
+            nmeta = SamplesMeta(drift_source="base-noise", solver="none", steps=0, attrs={
+                "base": cfg.base, "noise_block": NOISE_BLOCK, "exact": p.source.label}, config=asdict(cfg), seed=cfg.seed)
+            noise_writer = stack.enter_context(SamplesWriter(cfg.save_noise, nmeta, p.source.sample_shape, n=cfg.n))
+        for start in batches:
+            stop = min(start + cfg.batch_size, cfg.n)
+            tick = None if progress is None else (lambda i, d=done: progress(d + i + 1, total))
+            x, z, nfe = sample_batch(p, start, stop, callback=tick)
+            done += steps
+            out = (x.to("cpu", torch.float64) * c).numpy()
+            bad += int((~np.isfinite(out.reshape(len(out), -1))).any(axis=1).sum())
+            writer.append(out)
+            if noise_writer is not None:
+                noise_writer.append(z.numpy())
+        wall = time.perf_counter() - started
+        writer.update(nfe=nfe, wall_time_s=wall, attrs={**attrs, "nonfinite_samples": bad})
+    return {
+        "samples": output, "n": cfg.n, "sample_shape": list(p.source.sample_shape), "drift_source": p.source.label,
+        "drift_checksum": p.source.checksum, "exact": p.source.info, "schedule": cfg.schedule,
+        "schedule_checksum": p.schedule_checksum, "drift_schedule": cfg.drift_schedule or cfg.schedule,
+        "transfer": p.transfer, "solver": cfg.solver, "steps": steps, "grid": p.grid_label, "nfe": nfe,
+        "diffusion": cfg.diffusion, "seed": cfg.seed, "dtype": cfg.dtype, "device": cfg.device,
+        "wall_time_s": wall, "normalization_constant": c, "nonfinite_samples": bad, "noise": cfg.noise,
+        "saved_noise": cfg.save_noise, "config": asdict(cfg), "inputs": p.inputs,
+    }
