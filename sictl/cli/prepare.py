@@ -167,14 +167,11 @@ def allen_cahn(
     Example:
       sictl prepare allen-cahn --res 64 --chains 256 --samples-per-chain 64 --split 0.9 -o ac64.h5
     """
-    from sictl.pipeline.prepare_sources import AllenCahnSource, allen_cahn_source
-
-    cfg = AllenCahnSource(res=res, chains=chains, samples_per_chain=samples_per_chain, burn_in=burn_in, thin=thin,
-                          method=method, potential=potential, kappa=kappa)
     from sictl.core.allen_cahn import AllenCahnConfig
+    from sictl.pipeline.prepare_sources import allen_cahn_source
 
-    AllenCahnConfig(n=res, chains=chains, samples_per_chain=samples_per_chain, burn_in=burn_in, thin=thin,
-                    method=method, potential=potential, kappa=kappa)  # validate before any file work
+    cfg = AllenCahnConfig(n=res, chains=chains, samples_per_chain=samples_per_chain, burn_in=burn_in, thin=thin,
+                          method=method, potential=potential, kappa=kappa)  # validated before any file work
     _run(lambda progress: allen_cahn_source(cfg, seed, progress), output=output, normalize=normalize,
          resolution=None, resample="spectral", split=split, lag=lag, seed=seed, json_out=json_out, quiet=quiet)
 

@@ -194,29 +194,13 @@ def import_source(cfg: ImportConfig) -> SourceData:
 
 
 
-@dataclass(frozen=True, kw_only=True)
-class AllenCahnSource:
-    """Samples of the stochastic Allen–Cahn invariant measure (sictl.core.allen_cahn)."""
-
-    res: int = 64
-    chains: int = 256
-    samples_per_chain: int = 64
-    burn_in: int = 1000
-    thin: int = 4
-    method: str = "hmc"
-    potential: str = "double-well"
-    kappa: float = 1.0
-
-
-def allen_cahn_source(cfg: AllenCahnSource, seed: int, progress=None) -> SourceData:
+def allen_cahn_source(config, seed: int, progress=None) -> SourceData:
     """Chains are trajectories, thinned MCMC samples their time axis; N + 1 nodes per sample, spectra
     over the first N (``@fft_nodes``). The chains are held in memory (chains × samples × (N+1) floats)
     and handed to the writer one block of chains at a time."""
-    from sictl.core.allen_cahn import AllenCahnConfig, AllenCahnSampler
+    from sictl.core.allen_cahn import AllenCahnSampler
 
-    config = AllenCahnConfig(n=cfg.res, chains=cfg.chains, samples_per_chain=cfg.samples_per_chain,
-                             burn_in=cfg.burn_in, thin=cfg.thin, method=cfg.method, potential=cfg.potential,
-                             kappa=cfg.kappa)
+    cfg = config  # a sictl.core.allen_cahn.AllenCahnConfig (validated on construction)
     diagnostics: dict = {}
 
     def blocks():
@@ -227,12 +211,12 @@ def allen_cahn_source(cfg: AllenCahnSource, seed: int, progress=None) -> SourceD
         for i in range(0, len(chains), 64):
             yield chains[i : i + 64]
 
-    params = asdict(cfg)
+    params = {k: v for k, v in asdict(cfg).items() if v is not None}
     return SourceData(
-        dataset_name="stochastic_allen_cahn_1d", source="allen-cahn", sample_shape=(cfg.res + 1,),
+        dataset_name="stochastic_allen_cahn_1d", source="allen-cahn", sample_shape=(cfg.n + 1,),
         time=(np.arange(1, cfg.samples_per_chain + 1) * cfg.thin).astype(np.float32), blocks=blocks(),
-        n_trajectories=cfg.chains, boundary="open", attrs={**params, "h": 1.0 / cfg.res},
-        config={"source": "allen-cahn", **params}, diagnostics=diagnostics, fft_nodes=cfg.res,
+        n_trajectories=cfg.chains, boundary="open", attrs={**params, "h": 1.0 / cfg.n},
+        config={"source": "allen-cahn", **params}, diagnostics=diagnostics, fft_nodes=cfg.n,
     )
 
 
@@ -305,5 +289,5 @@ def navier_stokes_source(cfg: NavierStokesSource, seed: int, progress=None, devi
     )
 
 
-__all__ = ["GaussianFieldConfig", "gaussian_field_source", "GMMConfig", "gmm_source", "ImportConfig", "import_source", "AllenCahnSource", "allen_cahn_source",
+__all__ = ["GaussianFieldConfig", "gaussian_field_source", "GMMConfig", "gmm_source", "ImportConfig", "import_source", "allen_cahn_source",
            "NavierStokesSource", "navier_stokes_source", "parse_vectors"]
