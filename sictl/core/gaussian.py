@@ -25,6 +25,8 @@ from sictl.core.solvers import EulerMaruyama, Solver, integrate
 from sictl.errors import ConfigError
 
 __all__ = [
+    "marginal_variance",
+    "flow_gain",
     "mode_rate",
     "ratio_extremes",
     "lipschitz",
@@ -37,6 +39,32 @@ __all__ = [
     "kinetic_energy",
     "graded_nodes",
 ]
+
+
+def marginal_variance(schedule: Schedule, t: float | Tensor, target_var, base_var=1.0) -> Tensor:
+    """Exact per-mode variance of x_t = α z + β x1: D_k(t) = α(t)² μ_k + β(t)² λ_k.
+
+    Args:
+        t: scalar or (T, 1) times.  target_var: (K,) λ_k.  base_var: μ_k, scalar or (K,).
+
+    Returns:
+        D broadcast over (T, K) (or (K,) for a scalar t).
+    """
+    t = as_time(t)
+    lam = torch.as_tensor(target_var, dtype=t.dtype)
+    mu = torch.as_tensor(base_var, dtype=t.dtype)
+    v = schedule(t)
+    return v.alpha**2 * mu + v.beta**2 * lam
+
+
+def flow_gain(schedule: Schedule, s: float | Tensor, t: float | Tensor, target_var, base_var=1.0) -> Tensor:
+    """Exact flow map of the probability-flow ODE between times s and t, per mode: X_t = G_k X_s.
+
+    The drift is a_k(t) x with a_k = ½ d/dt log D_k, so G_k = exp ∫_s^t a_k = √(D_k(t)/D_k(s)); it carries
+    the marginal at s onto the marginal at t (G_k² D_k(s) = D_k(t)). Shapes as :func:`marginal_variance`.
+    """
+    return torch.sqrt(marginal_variance(schedule, t, target_var, base_var)
+                      / marginal_variance(schedule, s, target_var, base_var))
 
 
 def mode_rate(schedule: Schedule, t: float | Tensor, ratio: float | Tensor) -> Tensor:

@@ -30,7 +30,7 @@ __all__ = ["check_two_mode", "sech4_expectation", "sech2_expectation", "two_mode
 
 def check_two_mode(M: float, p: float) -> None:
     if not (math.isfinite(M) and M > 0):
-        raise ConfigError(f"mixture separation M must be > 0, got {M}")
+        raise ConfigError(f"mixture separation M must be > 0, got {M}", hint="e.g. --gmm 100,0.3 (modes at ±M)")
     if not (0 < p < 1):
         raise ConfigError(f"mixture weight p must lie in (0, 1), got {p}", hint="e.g. --gmm 100,0.3")
 

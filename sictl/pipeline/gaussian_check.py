@@ -50,11 +50,14 @@ class GaussianCheckConfig:
             if n < 1:
                 raise ConfigError(f"--steps must be positive integers, got {n}", hint="steps counts intervals, e.g. 9,19,39")
         if not (0.0 <= self.t_min < self.t_max <= 1.0):
-            raise ConfigError(f"need 0 ≤ t-min < t-max ≤ 1, got t-min={self.t_min}, t-max={self.t_max}")
+            raise ConfigError(f"need 0 ≤ t-min < t-max ≤ 1, got t-min={self.t_min}, t-max={self.t_max}",
+                              hint="the defaults are --t-min 1e-4 --t-max 0.9999")
         if self.monte_carlo < 0:
-            raise ConfigError(f"--monte-carlo must be ≥ 0, got {self.monte_carlo}")
+            raise ConfigError(f"--monte-carlo must be ≥ 0, got {self.monte_carlo}",
+                              hint="give the number of samples, e.g. --monte-carlo 2000, or 0 to skip sampling")
         if not self.schedules or not self.solvers or not self.steps or not self.grids:
-            raise ConfigError("need at least one schedule, solver, step count and grid")
+            raise ConfigError("need at least one schedule, solver, step count and grid",
+                              hint="e.g. --schedules linear,designed --solvers rk4-38 --steps 19 --grid uniform")
 
 
 @dataclass
@@ -163,7 +166,8 @@ def run(cfg: GaussianCheckConfig, progress=None) -> tuple[dict, dict]:
     named = [resolve_schedule(spec, target) for spec in cfg.schedules]
     labels = [ns.label for ns in named]
     if len(set(labels)) != len(labels):
-        raise ConfigError(f"schedule names repeat in --schedules: {', '.join(labels)}")
+        raise ConfigError(f"schedule names repeat in --schedules: {', '.join(labels)}",
+                              hint="name each schedule once; designed:λ variants with different λ are distinct")
 
     summary: dict = {"target": target.describe(), "schedules": {}, "runs": []}
     arrays: dict = {}

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import math
-import time
 
 import numpy as np
 import pytest
@@ -47,10 +46,9 @@ def test_matern_lipschitz_table(n, lin, des):
     assert out["schedules"]["designed"]["lipschitz"] == pytest.approx(des, abs=5e-3)
 
 
-def test_matern_128_errors_and_speed():
-    start = time.perf_counter()
+def test_matern_128_errors():
+    # its run time is measured by benchmarks/cli_speed.py, not here
     out = run_json("--matern", "128", "--schedules", "linear,designed", "--solvers", "rk4-38", "--steps", "19")
-    assert time.perf_counter() - start < 10
     runs = {r["schedule"]: r for r in out["runs"]}
     assert set(runs) == {"linear", "designed"}
     assert runs["designed"]["nfe"] == 76 and runs["designed"]["steps"] == 19
@@ -152,8 +150,10 @@ def test_report_file_written(tmp_path):
 def test_bad_input_one_line_error(args, needle):
     result = invoke("gaussian-check", *args)
     assert result.exit_code == 1, result.output
-    assert result.stderr.startswith("Error: ")
-    assert needle in result.stderr.splitlines()[0]
+    lines = result.stderr.splitlines()
+    assert len(lines) == 2 and lines[0].startswith("Error: ") and lines[1].startswith("Hint: "), result.stderr
+    assert needle in lines[0]
+    assert len(lines[1]) > len("Hint: ") + 10
     assert "Traceback" not in result.output
 
 
@@ -184,6 +184,34 @@ def test_wrong_kind_and_non_monotone_schedule_file(tmp_path):
     result = invoke("gaussian-check", "--ratio", "0.1", "--schedules", str(path))
     assert result.exit_code == 1 and "monoton" in result.stderr.splitlines()[0]
     assert "Traceback" not in result.output
+
+
+def test_report_to_stdout_round_trips(tmp_path):
+    from sictl.io import read_report
+
+    result = invoke("gaussian-check", "--ratio", "0.01", "--schedules", "designed", "--steps", "4", "-o", "-", "--quiet")
+    assert result.exit_code == 0, result.stderr
+    assert result.stdout_bytes[:8] == b"\x89HDF\r\n\x1a\n"  # the HDF5 signature, nothing printed before it
+    path = tmp_path / "piped.h5"
+    path.write_bytes(result.stdout_bytes)
+    rep = read_report(path)
+    direct = run_json("--ratio", "0.01", "--schedules", "designed", "--steps", "4")
+    assert rep.report["runs"][0]["spectral_error_max"] == pytest.approx(direct["runs"][0]["spectral_error_max"], rel=1e-12)
+
+
+def test_matern_in_one_dimension():
+    from sictl.core.gaussian import lipschitz
+    from sictl.core.schedules import Linear
+    import torch
+
+    n = 64
+    out = run_json("--matern", str(n), "--dim", "1", "--schedules", "linear,designed", "--steps", "19")
+    k = torch.arange(1, n // 2 + 1, dtype=torch.float64)
+    lam = (4 * math.pi**2 + 1) ** 3 / (4 * math.pi**2 * k**2 + 1) ** 3  # S(k) = σ²(4π²k² + 1)^{-3}, unit white base
+    assert out["schedules"]["linear"]["lipschitz"] == pytest.approx(float(lipschitz(Linear(), lam)), rel=1e-9)
+    assert out["schedules"]["designed"]["lipschitz"] == pytest.approx(abs(math.log(float(lam.min()))) / 2, rel=1e-6)
+    run = {r["schedule"]: r for r in out["runs"]}
+    assert run["designed"]["spectral_error_max"] < run["linear"]["spectral_error_max"]
 
 
 def test_usage_error_exit_2():
