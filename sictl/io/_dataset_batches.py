@@ -87,7 +87,7 @@ def iter_dataset_batches(
         SchemaError: non-finite values (naming the HDF5 path and indices) or a bad file.
     """
     if batch_size < 1:
-        raise ConfigError(f"batch size must be >= 1, got {batch_size}")
+        raise ConfigError(f"batch size must be >= 1, got {batch_size}", hint="e.g. a batch size of 256")
     label = name or str(path)
     with open_input(path) as f:
         check_root(f, label, "dataset")
@@ -105,7 +105,7 @@ def iter_pair_batches(
         SchemaError: the file has no ``pairs`` group, or non-finite values.
     """
     if batch_size < 1:
-        raise ConfigError(f"batch size must be >= 1, got {batch_size}")
+        raise ConfigError(f"batch size must be >= 1, got {batch_size}", hint="e.g. a batch size of 256")
     label = name or str(path)
     with open_input(path) as f:
         check_root(f, label, "dataset")
@@ -147,20 +147,31 @@ def load_dataset_array(
 
 
 def iter_trajectory_blocks(
-    path: str | os.PathLike, field: str | None = None, trajectories: int = 8, *, name: str | None = None
+    path: str | os.PathLike,
+    field: str | None = None,
+    trajectories: int = 8,
+    *,
+    times: int | None = None,
+    name: str | None = None,
 ) -> Iterator[np.ndarray]:
-    """Stream whole trajectories of one field: float32 ``(k, T, *sample_shape)``, k ≤ ``trajectories``.
+    """Stream trajectories of one field: float32 ``(k, T, *sample_shape)``, k ≤ ``trajectories``.
+
+    With ``times``, every block of trajectories comes as consecutive time slabs
+    ``(k, ≤ times, *sample_shape)`` instead (``trajectories`` = all of them: the file's time slabs).
 
     Raises:
         SchemaError: non-finite values or a bad file.
     """
-    if trajectories < 1:
-        raise ConfigError(f"trajectories per block must be >= 1, got {trajectories}")
+    if trajectories < 1 or (times is not None and times < 1):
+        raise ConfigError(f"trajectories and times per block must be >= 1, got {trajectories}, {times}",
+                          hint="e.g. trajectories=8")
     label = name or str(path)
     with open_input(path) as f:
         check_root(f, label, "dataset")
         ds = _field(f, field, label)
+        step = times or max(ds.shape[1], 1)
         for i in range(0, ds.shape[0], trajectories):
-            block = ds[i : i + trajectories]
-            check_finite(block, label, ds.name, offset=i)
-            yield block
+            for t in range(0, ds.shape[1], step):
+                block = ds[i : i + trajectories, t : t + step]
+                check_finite(block, label, ds.name if times is None else f"{ds.name} (times {t}+)", offset=i)
+                yield block

@@ -40,6 +40,20 @@ def field_chunks(n_times: int, sample_shape: tuple[int, ...], n_trajectories: in
     return (c_traj, c_time, *sample_shape)
 
 
+def slab_chunks(n_times: int, sample_shape: tuple[int, ...], n_trajectories: int | None,
+                time_block: int) -> tuple[int, ...]:
+    """Chunk shape for data written (and read back) in time slabs of ``time_block`` snapshots of all
+    trajectories: ``(b, min(T, time_block), *spatial)`` with b trajectories making about
+    :data:`CHUNK_BYTES` (each slab then fills whole chunks: no chunk is written twice).
+    """
+    frame = 4 * int(np.prod(sample_shape))
+    c_time = max(1, min(n_times, int(time_block)))
+    c_traj = max(1, CHUNK_BYTES // (frame * c_time))
+    if n_trajectories:
+        c_traj = min(c_traj, n_trajectories)
+    return (c_traj, c_time, *sample_shape)
+
+
 class DatasetWriter(AtomicH5Writer):
     """Context manager that writes a dataset file trajectory-block by trajectory-block.
 
@@ -57,6 +71,12 @@ class DatasetWriter(AtomicH5Writer):
         n_trajectories: expected number of trajectories; checked on close when given.
         n_pairs: expected number of forecasting pairs (only sizes their chunks), or None.
         compression: ``None`` (default), ``"gzip"`` or ``"lzf"``.
+        time_block: for a writer fed by :meth:`append_times`, the snapshots per call: the fields are
+            then chunked by :func:`slab_chunks`, so that every call fills whole chunks.
+
+    Trajectories arrive either whole (:meth:`append`: blocks of trajectories, e.g. simulations) or
+    as time slabs of every trajectory (:meth:`append_times`: e.g. Markov chains, whose samples come
+    out a thinning block at a time); one writer uses one of the two.
     """
 
     def __init__(
@@ -68,11 +88,14 @@ class DatasetWriter(AtomicH5Writer):
         n_trajectories: int | None = None,
         n_pairs: int | None = None,
         compression: str | None = None,
+        time_block: int | None = None,
     ) -> None:
         super().__init__(path)
         self.meta, self.stats = meta, stats
         self._expected, self._expected_pairs, self._compression = n_trajectories, n_pairs, compression
+        self._time_block = time_block
         self._counts = dict.fromkeys(meta.field_names, 0)
+        self._times: dict[str, int] | None = None  # snapshots written per field (append_times mode)
         self._pairs = 0
 
     # -- public API
@@ -88,16 +111,11 @@ class DatasetWriter(AtomicH5Writer):
             ShapeError: wrong shape or missing field. SchemaError: non-finite values.
         """
         f = self._require_open()
-        arrays = batch if isinstance(batch, Mapping) else {self.meta.field_names[0]: batch}
-        if set(arrays) != set(self.meta.field_names):
-            raise ShapeError(f"append() needs the fields {list(self.meta.field_names)}, got {sorted(arrays)}")
+        if self._times is not None:
+            raise ShapeError("append() after append_times(): a writer takes whole trajectories or time slabs",
+                             hint="feed one DatasetWriter through one of the two methods")
         want = (self.meta.n_times, *self.meta.sample_shape)
-        for name, value in arrays.items():
-            value = np.asarray(value, dtype=np.float32)
-            if value.ndim != len(want) + 1 or value.shape[1:] != want:
-                raise ShapeError(
-                    f"field {name!r}: expected (n, {', '.join(map(str, want))}), got {value.shape}"
-                )
+        for name, value in self._fields(batch, "append", want).items():
             check_finite(value, self.path, f"/t0_fields/{name} (trajectories {self._counts[name]}+)")
             ds = f["t0_fields"][name]
             start = self._counts[name]
@@ -105,17 +123,73 @@ class DatasetWriter(AtomicH5Writer):
             ds[start:] = value
             self._counts[name] = start + len(value)
 
+    def append_times(self, batch: np.ndarray | Mapping[str, np.ndarray]) -> None:
+        """Append the next snapshots of every trajectory (needs ``n_trajectories``).
+
+        Args:
+            batch: ``(n_trajectories, k, *sample_shape)`` array (or a mapping field name -> array):
+                snapshots ``t .. t + k − 1`` of all trajectories, following the previous call's.
+
+        Raises:
+            ShapeError: wrong shape, more than ``T`` snapshots, or mixed with :meth:`append`.
+            SchemaError: non-finite values.
+        """
+        f = self._require_open()
+        if self._expected is None:
+            raise ShapeError("append_times() needs the number of trajectories",
+                             hint="create the writer with DatasetWriter(..., n_trajectories=B)")
+        if self._times is None:
+            if any(self._counts.values()):
+                raise ShapeError("append_times() after append(): a writer takes whole trajectories or time slabs",
+                                 hint="feed one DatasetWriter through one of the two methods")
+            self._times = dict.fromkeys(self.meta.field_names, 0)
+        arrays = self._fields(batch, "append_times", (None, *self.meta.sample_shape), self._expected)
+        for name, value in arrays.items():
+            t0, t1 = self._times[name], self._times[name] + value.shape[1]
+            if t1 > self.meta.n_times:
+                raise ShapeError(f"field {name!r}: snapshots {t0}..{t1 - 1} exceed the {self.meta.n_times} times",
+                                 hint="the time axis (DatasetMeta.time) fixes how many snapshots a trajectory has")
+            check_finite(np.moveaxis(value, 1, 0), self.path, f"/t0_fields/{name} (time, trajectory; times {t0}+)",
+                         offset=t0)
+            ds = f["t0_fields"][name]
+            if ds.shape[0] != self._expected:
+                ds.resize(self._expected, axis=0)
+            ds[:, t0:t1] = value
+            self._times[name] = t1
+            self._counts[name] = self._expected
+
+    def _fields(self, batch, method: str, want: tuple, n: int | None = None) -> dict[str, np.ndarray]:
+        """The batch as {field: float32 array}, each checked against ``(n, *want)`` (None = any length)."""
+        arrays = batch if isinstance(batch, Mapping) else {self.meta.field_names[0]: batch}
+        if set(arrays) != set(self.meta.field_names):
+            raise ShapeError(f"{method}() needs the fields {list(self.meta.field_names)}, got {sorted(arrays)}",
+                             hint="pass one array per field, keyed by its name")
+        out = {}
+        for name, value in arrays.items():
+            value = np.asarray(value, dtype=np.float32)
+            ok = value.ndim == len(want) + 1 and (n is None or value.shape[0] == n) and all(
+                w is None or w == v for w, v in zip(want, value.shape[1:], strict=False))
+            if not ok:
+                dims = ", ".join("k" if w is None else str(w) for w in want)
+                lead = "n" if n is None else str(n)
+                raise ShapeError(f"field {name!r}: expected ({lead}, {dims}), got {value.shape}",
+                                 hint="blocks are (trajectories, times, *sample_shape) float arrays")
+            out[name] = value
+        return out
+
     def append_pairs(self, x0: np.ndarray, x1: np.ndarray) -> None:
         """Append forecasting pairs, each ``(n, *sample_shape)`` (needs ``meta.pairs_lag``)."""
         f = self._require_open()
         if self.meta.pairs_lag is None:
-            raise ShapeError("append_pairs() needs DatasetMeta.pairs_lag")
+            raise ShapeError("append_pairs() needs DatasetMeta.pairs_lag",
+                             hint="set DatasetMeta(pairs_lag=K) to store forecasting pairs")
         want = self.meta.sample_shape
         a, b = np.asarray(x0, dtype=np.float32), np.asarray(x1, dtype=np.float32)
         if a.shape != b.shape or a.shape[1:] != want:
             raise ShapeError(
                 f"pairs: expected x0 and x1 of shape (n, {', '.join(map(str, want))}), "
-                f"got {a.shape} and {b.shape}"
+                f"got {a.shape} and {b.shape}",
+                hint="x0[i] and x1[i] are the same trajectory at times t and t + lag",
             )
         for key, value in (("x0", a), ("x1", b)):
             check_finite(value, self.path, f"/pairs/{key}")
@@ -162,7 +236,10 @@ class DatasetWriter(AtomicH5Writer):
         self._boundaries(f.create_group("boundary_conditions"), axes)
         fields = f.create_group("t0_fields")
         fields.attrs["field_names"] = np.array(meta.field_names, dtype=_STR)
-        chunks = field_chunks(meta.n_times, meta.sample_shape, self._expected)
+        if self._time_block:
+            chunks = slab_chunks(meta.n_times, meta.sample_shape, self._expected, self._time_block)
+        else:
+            chunks = field_chunks(meta.n_times, meta.sample_shape, self._expected)
         for name in meta.field_names:
             ds = fields.create_dataset(
                 name,
@@ -204,11 +281,17 @@ class DatasetWriter(AtomicH5Writer):
         counts = set(self._counts.values())
         (n,) = counts if len(counts) == 1 else (None,)
         if n is None:
-            raise ShapeError(f"fields received different numbers of trajectories: {self._counts}")
+            raise ShapeError(f"fields received different numbers of trajectories: {self._counts}",
+                             hint="append every field for the same trajectories")
         if n == 0:
-            raise ShapeError("no trajectories were appended; nothing to write")
+            raise ShapeError("no trajectories were appended; nothing to write",
+                             hint="the source produced no data; check its sizes")
         if self._expected is not None and n != self._expected:
-            raise ShapeError(f"expected {self._expected} trajectories, got {n}")
+            raise ShapeError(f"expected {self._expected} trajectories, got {n}",
+                             hint="the source stopped early or produced too much; check its sizes")
+        if self._times is not None and set(self._times.values()) != {self.meta.n_times}:
+            raise ShapeError(f"expected {self.meta.n_times} snapshots per trajectory, got {self._times}",
+                             hint="the source stopped early; check its sizes")
         f.attrs["n_trajectories"] = n
         if self.stats is not None:
             self._write_stats(f.create_group("stats"), self.stats)
@@ -229,11 +312,13 @@ class DatasetWriter(AtomicH5Writer):
             check_finite(value, self.path, f"/stats/{key}")
             want = spectral_shape(self.meta.sample_shape, self.meta.attrs)
             if key == "mode_power" and value.shape != want:
-                raise ShapeError(f"stats.mode_power must have the shape {want}, got {value.shape}")
+                raise ShapeError(f"stats.mode_power must have the shape {want}, got {value.shape}",
+                                 hint="E|x̂_k|² on the full FFT grid of one sample")
             group.create_dataset(key, data=value)
         if not (np.isfinite(stats.pixel_rms) and np.isfinite(stats.pixel_mean)):
             raise SchemaError(
-                f"stats: pixel_rms/pixel_mean must be finite, got {stats.pixel_rms}, {stats.pixel_mean}"
+                f"stats: pixel_rms/pixel_mean must be finite, got {stats.pixel_rms}, {stats.pixel_mean}",
+                hint="the data were not finite; regenerate them",
             )
 
 

@@ -16,11 +16,12 @@ from sictl.io import (
     Normalization,
     iter_dataset_batches,
     iter_pair_batches,
+    iter_trajectory_blocks,
     load_dataset_array,
     read_dataset,
     write_dataset,
 )
-from sictl.io.dataset_writer import field_chunks
+from sictl.io.dataset_writer import field_chunks, slab_chunks
 from sictl.io.fixtures import write_tiny_dataset
 
 
@@ -189,6 +190,52 @@ def test_writer_shape_errors(tmp_path, small_meta, small_stats):
         write_dataset(
             tmp_path / "d.h5", np.zeros((2, 3, 4, 6), np.float32), small_meta(), small_stats((6, 4))
         )
+    assert os.listdir(tmp_path) == []
+
+
+def test_time_slabs_write_the_same_file_as_whole_trajectories(tmp_path):
+    """Markov chains come out a thinning block at a time: append_times writes (B, k, ...) slabs."""
+    meta = DatasetMeta(dataset_name="chains", source="allen-cahn", sample_shape=(9,), time=np.arange(7.0),
+                       boundary="open")
+    x = np.random.default_rng(3).standard_normal((5, 7, 9)).astype(np.float32)
+    with DatasetWriter(tmp_path / "slabs.h5", meta, n_trajectories=5, time_block=3) as w:
+        for t in range(0, 7, 3):
+            w.append_times(x[:, t : t + 3])
+    write_dataset(tmp_path / "whole.h5", x, meta)
+    assert np.array_equal(load_dataset_array(tmp_path / "slabs.h5"), load_dataset_array(tmp_path / "whole.h5"))
+    with h5py.File(tmp_path / "slabs.h5") as f:
+        assert f["t0_fields/u"].chunks == (5, 3, 9) and f.attrs["n_trajectories"] == 5
+    # read back in the same slabs (all trajectories, 3 snapshots), or in whole trajectories
+    slabs = list(iter_trajectory_blocks(tmp_path / "slabs.h5", trajectories=5, times=3))
+    assert [b.shape for b in slabs] == [(5, 3, 9), (5, 3, 9), (5, 1, 9)]
+    assert np.array_equal(np.concatenate(slabs, axis=1), x)
+    assert np.array_equal(np.concatenate(list(iter_trajectory_blocks(tmp_path / "slabs.h5", trajectories=2))), x)
+
+
+def test_slab_chunks_are_whole_slabs_of_about_a_mebibyte():
+    assert slab_chunks(64, (65,), 256, 32) == (126, 32, 65)  # 126 × 32 × 65 × 4 B ≈ 1 MiB
+    assert slab_chunks(10, (65,), 3, 32) == (3, 10, 65)
+    assert slab_chunks(100, (128, 128), 8, 32) == (1, 32, 128, 128)
+
+
+@pytest.mark.parametrize(
+    ("calls", "n_trajectories", "error", "message"),
+    [
+        ([("append_times", (2, 1, 4), 0.0)], None, ShapeError, "needs the number of trajectories"),
+        ([("append_times", (3, 1, 4), 0.0)], 2, ShapeError, r"expected \(2, k, 4\)"),
+        ([("append_times", (2, 2, 4), 0.0)] * 2, 2, ShapeError, "exceed the 3 times"),
+        ([("append_times", (2, 2, 4), 0.0)], 2, ShapeError, "expected 3 snapshots per trajectory"),
+        ([("append", (1, 3, 4), 0.0), ("append_times", (2, 1, 4), 0.0)], 2, ShapeError, "after append"),
+        ([("append_times", (2, 1, 4), 0.0), ("append_times", (2, 1, 4), np.inf)], 2, SchemaError,
+         r"times 1\+\): 8 non-finite value.*\(1, 0, 0\)"),
+    ],
+)
+def test_time_slab_errors(tmp_path, calls, n_trajectories, error, message):
+    meta = DatasetMeta(dataset_name="c", source="allen-cahn", sample_shape=(4,), time=np.arange(3.0))
+    with pytest.raises(error, match=message):
+        with DatasetWriter(tmp_path / "d.h5", meta, n_trajectories=n_trajectories) as w:
+            for method, shape, value in calls:
+                getattr(w, method)(np.full(shape, value, np.float32))
     assert os.listdir(tmp_path) == []
 
 
