@@ -118,3 +118,97 @@ def test_sictl_mixture_dataset_gives_data_unit_mixture(tmp_path):
     assert fa.layout == "traj time dim"
     assert fa.attrs["mixture"]["means"] == [[10.0], [-10.0]]
     assert np.allclose(fa.attrs["mixture"]["covs"], [[[1.0]], [[1.0]]])
+
+
+def _recording_reads(monkeypatch):
+    """Record the shape of every slice an ArraySource reads."""
+    from sictl.io import foreign
+
+    shapes: list[tuple[int, ...]] = []
+    read = foreign.ArraySource.read
+
+    def spy(self, *args, **kwargs):
+        block = read(self, *args, **kwargs)
+        shapes.append(block.shape)
+        return block
+
+    monkeypatch.setattr(foreign.ArraySource, "read", spy)
+    return shapes
+
+
+def test_npy_is_memory_mapped_and_read_in_slices(tmp_path, monkeypatch):
+    from sictl.io import foreign
+
+    a = np.random.default_rng(1).standard_normal((12, 3, 8)).astype(np.float32)
+    np.save(tmp_path / "a.npy", a)
+    monkeypatch.setattr(foreign, "BLOCK_BYTES", 4 * 3 * 8 * 5)  # five rows per slice
+    shapes = _recording_reads(monkeypatch)
+    with foreign.open_foreign(tmp_path / "a.npy") as fa:
+        assert isinstance(fa.data._base, np.memmap) and fa.data.shape == a.shape
+        parts = list(fa.data.blocks(0))
+        along_1 = list(fa.data.blocks(1, 2))
+    assert [s for s, _ in parts] == [0, 5, 10] and shapes[:3] == [(5, 3, 8), (5, 3, 8), (2, 3, 8)]
+    assert np.array_equal(np.concatenate([b for _, b in parts]), a)
+    assert np.array_equal(np.concatenate([b for _, b in along_1], axis=1), a)
+    # read_foreign loads the same array, slice by slice
+    shapes.clear()
+    assert np.array_equal(read_foreign(tmp_path / "a.npy").data, a) and max(s[0] for s in shapes) == 5
+
+
+def test_nonfinite_values_are_found_in_later_slices_with_their_index(tmp_path, monkeypatch):
+    from sictl.io import foreign
+
+    a = np.zeros((10, 4), np.float64)
+    a[7, 1] = -np.inf
+    with h5py.File(tmp_path / "x.h5", "w") as f:
+        f["x"] = a
+    monkeypatch.setattr(foreign, "BLOCK_BYTES", 8 * 4 * 3)  # three rows per slice
+    with pytest.raises(SchemaError, match=r"non-finite value.*\(7, 1\)"):
+        read_foreign(tmp_path / "x.h5")
+    with foreign.open_foreign(tmp_path / "x.h5") as fa:
+        assert isinstance(fa.data._base, h5py.Dataset)
+        first = fa.data.read(0, 0, 3)  # the slices before the bad one read fine
+        assert first.shape == (3, 4)
+        with pytest.raises(SchemaError, match=r"\(7, 1\)"):
+            fa.data.read(1, 1, 2)  # a column slice: the index is still the whole array's
+
+
+def test_pt_is_loaded_memory_mapped_with_weights_only(tmp_path, monkeypatch):
+    from sictl.io import foreign
+
+    data = torch.randn(4, 3, 8, 8, generator=torch.Generator().manual_seed(0))
+    time = torch.arange(3.0)
+    torch.save((data, time), tmp_path / "new.pt")
+    torch.save((data, time), tmp_path / "legacy.pt", _use_new_zipfile_serialization=False)
+    calls = []
+    load = torch.load
+
+    def spy(*args, **kwargs):
+        calls.append(kwargs)
+        return load(*args, **kwargs)
+
+    monkeypatch.setattr(torch, "load", spy)
+    for name in ("new.pt", "legacy.pt"):  # the legacy format cannot be mapped: read whole instead
+        calls.clear()
+        fa = read_foreign(tmp_path / name)
+        assert fa.layout == "traj time x y" and np.array_equal(fa.data, data.numpy())
+        assert calls[0]["mmap"] is True and all(c["weights_only"] is True for c in calls)
+        assert len(calls) == (1 if name == "new.pt" else 2)
+    torch.save(data.to(torch.bfloat16), tmp_path / "half.pt")
+    assert read_foreign(tmp_path / "half.pt").data.dtype == np.float32
+    torch.save(torch.ones(3, dtype=torch.bool), tmp_path / "b.pt")
+    with pytest.raises(SchemaError, match="boolean"):
+        read_foreign(tmp_path / "b.pt")
+
+
+def test_sictl_dataset_slices_are_in_data_units_and_cut_to_fft_nodes(tmp_path):
+    from sictl.io.foreign import open_foreign
+
+    meta = DatasetMeta(dataset_name="ac", source="allen-cahn", sample_shape=(9,), time=np.arange(5.0),
+                       normalization=Normalization("rms", 2.0), boundary="open", attrs={"fft_nodes": 8})
+    stored = np.random.default_rng(2).standard_normal((3, 5, 9)).astype(np.float32)
+    write_dataset(tmp_path / "ac.h5", stored, meta)
+    with open_foreign(tmp_path / "ac.h5") as fa:
+        assert fa.data.shape == (3, 5, 8)
+        slab = fa.data.read(1, 2, 4)
+    assert np.array_equal(slab, stored[:, 2:4, :8] * np.float32(2.0))
