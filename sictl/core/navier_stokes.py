@@ -320,7 +320,8 @@ class NavierStokes2D:
         else:
             out = wh + self._decay_m1 * wh
         if self._noise.shape[0] and c.eps > 0:
-            xi = torch.randn((wh.shape[0], self._noise.shape[0]), generator=generator, dtype=c.dtype,
+            # drawn in float64 whatever the arithmetic: a seed gives the same noise in float32 and float64
+            xi = torch.randn((wh.shape[0], self._noise.shape[0]), generator=generator, dtype=F64,
                              device=self.device)
             out = out + (xi.to(self.cdtype) @ self._noise).view(wh.shape)
         return out, speed
@@ -361,7 +362,7 @@ class NavierStokes2D:
             ConvergenceError: the CFL guard tripped or the state became non-finite.
         """
         if isinstance(steps, bool) or not isinstance(steps, int) or steps < 1:
-            raise ConfigError(f"steps must be an integer ≥ 1, got {steps!r}")
+            raise ConfigError(f"steps must be an integer ≥ 1, got {steps!r}", hint="e.g. steps=10")
         n = self.config.n
         if w.is_complex():
             if w.ndim != 3 or w.shape[-2:] != (n, n // 2 + 1):
@@ -400,7 +401,8 @@ class NavierStokes2D:
         burn = self._n_steps("burn_in", burn_in, True)
         every = self._n_steps("snapshot_dt", snapshot_dt, False)
         if isinstance(n_snapshots, bool) or not isinstance(n_snapshots, int) or n_snapshots < 1:
-            raise ConfigError(f"n_snapshots must be an integer ≥ 1, got {n_snapshots!r}")
+            raise ConfigError(f"n_snapshots must be an integer ≥ 1, got {n_snapshots!r}",
+                              hint="the number of stored snapshots per trajectory, e.g. 100")
         return self._run(self.to_spectral(w0), burn, every, n_snapshots, generator, callback)
 
     def _run(self, wh, burn, every, count, generator, callback):
@@ -442,7 +444,7 @@ class NavierStokes2D:
         stationary 3.07), which shortens the burn-in; "zero" starts at rest.
         """
         if isinstance(batch, bool) or not isinstance(batch, int) or batch < 1:
-            raise ConfigError(f"batch must be an integer ≥ 1, got {batch!r}")
+            raise ConfigError(f"batch must be an integer ≥ 1, got {batch!r}", hint="the number of trajectories, e.g. 8")
         n = self.config.n
         if kind == "zero":
             return torch.zeros(batch, n, n, dtype=self.config.dtype, device=self.device)

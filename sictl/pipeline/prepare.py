@@ -1,15 +1,18 @@
 """`prepare`: turn a source of trajectories into dataset files (SPEC §2.1).
 
 Every source (simulators, samplers, imports) hands over a :class:`SourceData`: metadata and an
-iterator of trajectory blocks ``(k, T, *shape)`` in data units. :func:`write_prepared` then applies
-the options every source shares, streaming — nothing holds the whole set in memory:
+iterator of blocks in data units — whole trajectories ``(k, T, *shape)`` (simulations, imports), or
+time slabs ``(B, k, *shape)`` of all B trajectories (Markov chains, whose samples come out a thinning
+block at a time: ``SourceData.time_block``). :func:`write_prepared` then applies the options every
+source shares, streaming — nothing holds the whole set in memory:
 
 1. resolution change per block (spectral truncation/padding or (bi)linear), written to a temporary
    raw file while the statistics of the train and test parts are accumulated;
 2. the normalisation constant (RMS pixel value of the *train* part, so the test part does not
    leak into it), the split by trajectory, forecasting pairs at a lag within trajectories, and the
    final files with their statistics (per-mode power on the full FFT grid, shell spectrum, pixel
-   RMS and mean), all in stored (normalised) units.
+   RMS and mean), all in stored (normalised) units. The raw file is read back the way it was
+   written: 16 whole trajectories at a time, or time slabs of every trajectory.
 """
 
 from __future__ import annotations
@@ -28,6 +31,7 @@ from sictl.core import spectra
 from sictl.errors import ConfigError
 
 Progress = Callable[[str, float, float], None]
+RAW_TRAJECTORIES = 16  # trajectories per block when the raw file is read back (pass 2)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -43,15 +47,20 @@ class PrepareOptions:
 
     def validate(self) -> None:
         if self.normalize not in ("none", "rms"):
-            raise ConfigError(f"--normalize must be none or rms, got {self.normalize!r}")
+            raise ConfigError(f"--normalize must be none or rms, got {self.normalize!r}",
+                              hint="--normalize rms divides by the RMS pixel value of the train part")
         if self.resample not in ("spectral", "bilinear"):
-            raise ConfigError(f"--resample must be spectral or bilinear, got {self.resample!r}")
+            raise ConfigError(f"--resample must be spectral or bilinear, got {self.resample!r}",
+                              hint="spectral (Fourier truncation/padding) keeps the large scales exactly")
         if self.resolution is not None and self.resolution < 2:
-            raise ConfigError(f"--resolution must be ≥ 2, got {self.resolution}")
+            raise ConfigError(f"--resolution must be ≥ 2, got {self.resolution}",
+                              hint="give the stored grid points per side, e.g. --resolution 64")
         if self.split is not None and not (0.0 < self.split < 1.0):
-            raise ConfigError(f"--split is the train fraction, strictly between 0 and 1; got {self.split}")
+            raise ConfigError(f"--split is the train fraction, strictly between 0 and 1; got {self.split}",
+                              hint="e.g. --split 0.9 keeps 90% of the trajectories for training")
         if self.lag is not None and self.lag < 1:
-            raise ConfigError(f"--lag must be a positive number of snapshots, got {self.lag}")
+            raise ConfigError(f"--lag must be a positive number of snapshots, got {self.lag}",
+                              hint="e.g. --lag 2 pairs each snapshot with the one two snapshots later")
 
 
 @dataclass
@@ -59,9 +68,12 @@ class SourceData:
     """What a source hands to the writer.
 
     Attributes:
-        blocks: iterator of float arrays ``(k, T, *sample_shape)`` (data units), trajectories in order.
-        n_trajectories: how many trajectories ``blocks`` yields in total.
+        blocks: iterator of float arrays (data units): whole trajectories ``(k, T, *sample_shape)`` in
+            order, or, when ``time_block`` is set, time slabs ``(n_trajectories, k, *sample_shape)``
+            (k ≤ time_block) of every trajectory, consecutive in time.
+        n_trajectories: how many trajectories there are in total.
         diagnostics: filled by the source while iterating (acceptance rates, budgets, ...).
+        time_block: None (blocks of whole trajectories) or the number of snapshots per time slab.
     """
 
     dataset_name: str
@@ -79,6 +91,7 @@ class SourceData:
     diagnostics: dict = field(default_factory=dict)
     mixture: dict | None = None  # data-unit mixture of a gmm source, rescaled with the normalisation
     fft_nodes: int | None = None  # spectra use the first fft_nodes points of the last axis (Allen–Cahn)
+    time_block: int | None = None
 
 
 class _Stats:
@@ -130,7 +143,8 @@ def _resample(block: np.ndarray, opts: PrepareOptions, vector: bool) -> np.ndarr
         return block
     shape = block.shape[2:]
     if len(set(shape)) != 1:
-        raise ConfigError(f"--resolution needs a square grid, got {shape}")
+        raise ConfigError(f"--resolution needs a square grid, got {shape}",
+                          hint="store non-square grids at their own resolution (drop --resolution)")
     if shape[0] == opts.resolution:
         return block
     x = torch.from_numpy(np.ascontiguousarray(block, dtype=np.float64))
@@ -150,7 +164,7 @@ def output_paths(output: str, split: float | None) -> list[str]:
 
 def write_prepared(src: SourceData, opts: PrepareOptions, output: str, progress: Progress | None = None) -> dict:
     """Write the dataset file(s) of a source. Returns the JSON summary."""
-    from sictl.io import DatasetMeta, DatasetWriter, Normalization, iter_trajectory_blocks
+    from sictl.io import DatasetMeta, DatasetWriter, Normalization
 
     opts.validate()
     started = time.perf_counter()
@@ -163,7 +177,8 @@ def write_prepared(src: SourceData, opts: PrepareOptions, output: str, progress:
         )
     n_times = len(src.time)
     if opts.lag is not None and opts.lag >= n_times:
-        raise ConfigError(f"--lag {opts.lag} needs more than {opts.lag} snapshots per trajectory, got {n_times}")
+        raise ConfigError(f"--lag {opts.lag} needs more than {opts.lag} snapshots per trajectory, got {n_times}",
+                          hint="lower --lag, or store more snapshots per trajectory")
     shape = src.sample_shape
     if opts.resolution is not None and not src.vector:
         shape = (opts.resolution,) * len(shape)
@@ -184,42 +199,23 @@ def write_prepared(src: SourceData, opts: PrepareOptions, output: str, progress:
         raise ConfigError("--resolution applies to periodic fields; this source stores grid nodes",
                           hint="simulate at the resolution you need (e.g. --res)")
     stats = [_Stats(shape, src.vector, src.fft_nodes) for _ in paths]
+    ranges = _ranges(n_train, src.n_trajectories, len(paths))
     fd, raw = tempfile.mkstemp(suffix=".raw.h5", dir=(os.path.dirname(os.path.abspath(output)) if output != "-" else None))
     os.close(fd)
     os.unlink(raw)
     try:
-        done = 0
-        with DatasetWriter(raw, meta(Normalization()), n_trajectories=src.n_trajectories) as writer:
-            for block in src.blocks:
-                block = _resample(np.asarray(block), opts, src.vector)
-                writer.append(block.astype(np.float32))
-                for j, (lo, hi) in enumerate(_ranges(n_train, src.n_trajectories, len(paths))):
-                    part = block[max(lo - done, 0) : max(hi - done, 0)]
-                    if len(part):
-                        stats[j].add(part.astype(np.float32))
-                done += len(block)
-                if progress:
-                    progress("simulate", done, src.n_trajectories)
+        _write_raw(src, opts, raw, meta(Normalization()), shape, stats, ranges, progress)
         constant = stats[0].rms if opts.normalize == "rms" else 1.0
         if not (math.isfinite(constant) and constant > 0):
             raise ConfigError("cannot normalise: the data are identically zero", hint="use --normalize none")
         norm = Normalization(opts.normalize, constant)
         extra = {"mixture": _scaled_mixture(src.mixture, constant)} if src.mixture else None
         outputs = []
-        for j, (path, (lo, hi)) in enumerate(zip(paths, _ranges(n_train, src.n_trajectories, len(paths)))):
+        for j, (path, (lo, hi)) in enumerate(zip(paths, ranges)):
             n_pairs = (hi - lo) * (n_times - opts.lag) if opts.lag else None
             with DatasetWriter(path, meta(norm, opts.lag, extra), stats=stats[j].finish(constant),
-                               n_trajectories=hi - lo, n_pairs=n_pairs) as writer:
-                seen = 0
-                for block in iter_trajectory_blocks(raw, trajectories=16):
-                    part = block[max(lo - seen, 0) : max(hi - seen, 0)] / np.float32(constant)
-                    seen += len(block)
-                    if not len(part):
-                        continue
-                    writer.append(part)
-                    if opts.lag:
-                        k = opts.lag
-                        writer.append_pairs(part[:, :-k].reshape(-1, *shape), part[:, k:].reshape(-1, *shape))
+                               n_trajectories=hi - lo, n_pairs=n_pairs, time_block=src.time_block) as writer:
+                _write_part(writer, raw, lo, hi, constant, opts.lag, src)
             st = stats[j].finish(constant)
             outputs.append({
                 "path": path, "n_trajectories": hi - lo, "n_samples": (hi - lo) * n_times,
@@ -241,6 +237,64 @@ def write_prepared(src: SourceData, opts: PrepareOptions, output: str, progress:
         "config": {**src.config, "prepare": asdict(opts)},
         "wall_time_s": time.perf_counter() - started,
     }
+
+
+def _write_raw(src: SourceData, opts: PrepareOptions, raw: str, meta, shape, stats, ranges, progress) -> None:
+    """Pass 1: the source's blocks, resampled, into the raw file; statistics of each part (train/test)."""
+    from sictl.io import DatasetWriter
+
+    n_total, n_times, by_time = src.n_trajectories, len(src.time), src.time_block is not None
+    done = 0
+    with DatasetWriter(raw, meta, n_trajectories=n_total, time_block=src.time_block) as writer:
+        for block in src.blocks:
+            block = _resample(np.asarray(block), opts, src.vector).astype(np.float32)
+            if by_time:
+                writer.append_times(block)
+                parts = [block[lo:hi] for lo, hi in ranges]
+                done += block.shape[1] if block.ndim > 1 else 0
+            else:
+                writer.append(block)
+                parts = [block[max(lo - done, 0) : max(hi - done, 0)] for lo, hi in ranges]
+                done += len(block)
+            for st, part in zip(stats, parts):
+                if len(part):
+                    st.add(part)
+            if progress:
+                progress("write (snapshots)" if by_time else "write (trajectories)", done,
+                         n_times if by_time else n_total)
+
+
+def _write_part(writer, raw: str, lo: int, hi: int, constant: float, lag: int | None, src: SourceData) -> None:
+    """Pass 2: trajectories lo..hi of the raw file, divided by the constant, and their pairs at ``lag``.
+
+    Whole trajectories are read RAW_TRAJECTORIES at a time; a time-slab source is read back in its
+    slabs (all trajectories, ``time_block`` snapshots), and the last ``lag`` snapshots of each slab are
+    kept so that pairs spanning two slabs are not lost (pairs never cross a trajectory boundary).
+    """
+    from sictl.io import iter_trajectory_blocks
+
+    by_time = src.time_block is not None
+    if by_time:
+        blocks = iter_trajectory_blocks(raw, trajectories=src.n_trajectories, times=src.time_block)
+    else:
+        blocks = iter_trajectory_blocks(raw, trajectories=RAW_TRAJECTORIES)
+    seen, tail = 0, None
+    for block in blocks:
+        if by_time:
+            part = block[lo:hi] / np.float32(constant)
+            writer.append_times(part)
+            window = part if tail is None else np.concatenate([tail, part], axis=1)
+            tail = window[:, -lag:] if lag else None
+        else:
+            part = block[max(lo - seen, 0) : max(hi - seen, 0)] / np.float32(constant)
+            seen += len(block)
+            if not len(part):
+                continue
+            writer.append(part)
+            window = part
+        if lag and window.shape[1] > lag:
+            shape = window.shape[2:]
+            writer.append_pairs(window[:, :-lag].reshape(-1, *shape), window[:, lag:].reshape(-1, *shape))
 
 
 def _ranges(n_train: int, n_total: int, parts: int) -> list[tuple[int, int]]:

@@ -32,9 +32,9 @@ class GaussianFieldConfig:
 
     def power(self) -> torch.Tensor:
         if self.res < 4 or self.res % 2:
-            raise ConfigError(f"--res must be an even number ≥ 4, got {self.res}")
+            raise ConfigError(f"--res must be an even number ≥ 4, got {self.res}", hint="e.g. --res 64")
         if self.n < 1:
-            raise ConfigError(f"--n must be ≥ 1, got {self.n}")
+            raise ConfigError(f"--n must be ≥ 1, got {self.n}", hint="the number of fields, e.g. --n 1000")
         if self.spectrum == "matern":
             return spectra.matern_power(self.res, self.dim, self.s, self.ell, self.sigma2)
         if self.spectrum == "power-law":
@@ -92,29 +92,37 @@ class GMMConfig:
             raise ConfigError("give exactly one of --two-mode, --weights/--means[/--covs] or --spec FILE",
                               hint="e.g. sictl prepare gmm --two-mode 100,0.3 --n 10000 -o gmm.h5")
         if self.n < 1 or self.dim < 1:
-            raise ConfigError(f"--n and --dim must be ≥ 1, got {self.n}, {self.dim}")
+            raise ConfigError(f"--n and --dim must be ≥ 1, got {self.n}, {self.dim}", hint="e.g. --n 10000 --dim 2")
         if self.two_mode is not None:
-            vals = [float(v) for v in self.two_mode.split(",")]
+            two_mode_hint = "e.g. --two-mode 100,0.3: weight 0.3 at +100, 0.7 at −100"
+            try:
+                vals = [float(v) for v in self.two_mode.split(",")]
+            except ValueError:
+                raise ConfigError(f"--two-mode expects numbers M[,p], got {self.two_mode!r}",
+                                  hint=two_mode_hint) from None
             if len(vals) not in (1, 2):
-                raise ConfigError(f"--two-mode expects M[,p], got {self.two_mode!r}")
+                raise ConfigError(f"--two-mode expects M[,p], got {self.two_mode!r}", hint=two_mode_hint)
             M, p = vals[0], (vals[1] if len(vals) > 1 else 0.5)
             if not (M > 0 and 0 < p < 1):
-                raise ConfigError(f"--two-mode needs M > 0 and 0 < p < 1, got {self.two_mode!r}")
+                raise ConfigError(f"--two-mode needs M > 0 and 0 < p < 1, got {self.two_mode!r}", hint=two_mode_hint)
             return GaussianMixture.two_mode(M, p, dim=self.dim)
         if self.spec is not None:
             try:
                 with open(self.spec, encoding="utf-8") as fh:
                     spec = json.load(fh)
-            except FileNotFoundError:
-                raise ConfigError(f"{self.spec}: no such file") from None
+            except OSError as exc:
+                raise ConfigError(f"{self.spec}: cannot read ({exc.strerror or exc})",
+                                  hint="check the path of the --spec JSON file") from None
             except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-                raise ConfigError(f"{self.spec} is not valid JSON ({exc})") from None
+                raise ConfigError(f"{self.spec} is not valid JSON ({exc})",
+                                  hint='expected {"weights": [...], "means": [[...]], "covs": [...]}') from None
             return GaussianMixture.from_dict(spec)
         if self.weights is None or self.means is None:
             raise ConfigError("--weights and --means go together", hint="e.g. --weights 0.3,0.7 --means '5;-5'")
-        weights = [float(w) for w in self.weights.split(",")]
+        weights = [w for row in parse_vectors(self.weights, "--weights") for w in row]
         spec = {"weights": weights, "means": parse_vectors(self.means, "--means")}
-        spec["covs"] = [float(c) for c in self.covs.split(",")] if self.covs else [1.0] * len(weights)
+        covs = [c for row in parse_vectors(self.covs, "--covs") for c in row] if self.covs else None
+        spec["covs"] = covs or [1.0] * len(weights)
         return GaussianMixture.from_dict(spec)
 
 
@@ -153,8 +161,23 @@ class ImportConfig:
     name: str | None = None
 
 
+def _stream_axis(lay) -> tuple[int | None, bool]:
+    """The input axis to read the file along, and whether it is the time axis.
+
+    The trajectory axis (``traj``, else ``sample``: sictl.pipeline.layout.to_trajectories) when
+    there is one — blocks of whole trajectories; else the time axis — time slabs of the single
+    trajectory; else None (one sample).
+    """
+    traj = lay.axis("traj") if lay.axis("traj") is not None else lay.axis("sample")
+    if traj is not None:
+        return traj, False
+    return lay.axis("time"), lay.axis("time") is not None
+
+
 def import_source(cfg: ImportConfig) -> SourceData:
-    """Trajectories from a ``.npy``/``.npz``/``.pt``/``.h5`` file, in blocks (see sictl.pipeline.layout).
+    """Trajectories from a ``.npy``/``.npz``/``.pt``/``.h5`` file, read in slices (see sictl.io.foreign
+    and sictl.pipeline.layout): blocks of whole trajectories, or time slabs when the layout has no
+    trajectory or sample axis (one trajectory). Values are checked for NaN/inf block by block.
 
     The authors' Navier–Stokes ``.pt`` ((data, time), data (traj, time, H, W)) and Allen–Cahn
     ``AllenCahn1D_grid{N}_samples.npy`` ((2(N+1), S, N+1): walkers × samples × nodes) are recognised;
@@ -163,53 +186,67 @@ def import_source(cfg: ImportConfig) -> SourceData:
     import os
 
     from sictl.io import file_checksum
-    from sictl.io.foreign import read_foreign
+    from sictl.io.foreign import open_foreign
     from sictl.pipeline.layout import resolve_layout, to_trajectories
 
-    fa = read_foreign(cfg.src, cfg.key)
-    lay = resolve_layout(fa.data.shape, cfg.layout, fa.layout, name=os.path.basename(cfg.src))
-    traj = to_trajectories(fa.data, lay, channel=cfg.channel)
-    data = traj.data
+    with open_foreign(cfg.src, cfg.key) as fa:
+        shape_in, stated, file_time = fa.data.shape, fa.layout, fa.time
+        lay = resolve_layout(shape_in, cfg.layout, stated, name=os.path.basename(cfg.src))
+        axis, by_time = _stream_axis(lay)
+        rows = fa.data.rows_for(axis) if axis is not None else None
+    # the layout applied to an empty stand-in of one slice: output shape, vector or field, channel checks
+    probe_shape = list(shape_in)
+    if axis is not None:
+        probe_shape[axis] = 1
+    probe = to_trajectories(np.zeros(probe_shape, np.float32), lay, channel=cfg.channel)
     nodes = cfg.grid_nodes if cfg.grid_nodes is not None else (str(lay) == "walker sample x")
-    if nodes and (traj.vector or data.ndim != 3):
-        raise ConfigError("--grid-nodes applies to 1-D fields (the Allen–Cahn node layout)")
-    n_traj, n_time = data.shape[:2]
-    time = fa.time if fa.time is not None and len(fa.time) == n_time else np.arange(n_time, dtype=np.float32)
+    if nodes and (probe.vector or probe.data.ndim != 3):
+        raise ConfigError("--grid-nodes applies to 1-D fields (the Allen–Cahn node layout)",
+                          hint="drop --grid-nodes (or pass --periodic) for fields on periodic grids")
+    n_traj = shape_in[axis] if axis is not None and not by_time else 1
+    n_time = shape_in[axis] if by_time else probe.data.shape[1]
+    time = file_time if file_time is not None and len(file_time) == n_time else np.arange(n_time, dtype=np.float32)
 
     def blocks():
-        for i in range(0, n_traj, 16):
-            yield data[i : i + 16]
+        with open_foreign(cfg.src, cfg.key) as source:
+            slices = source.data.blocks(axis, rows) if axis is not None else [(0, source.data.load())]
+            for _, raw in slices:
+                yield to_trajectories(raw, lay, channel=cfg.channel).data
 
-    shape = tuple(int(s) for s in data.shape[2:])
+    shape = tuple(int(s) for s in probe.data.shape[2:])
     base = os.path.splitext(os.path.basename(cfg.src))[0]
     return SourceData(
         dataset_name=cfg.name or base, source="import", sample_shape=shape,
-        time=np.asarray(time, np.float32), blocks=blocks(), n_trajectories=n_traj, vector=traj.vector,
-        boundary="open" if nodes else "periodic", field_name="x" if traj.vector else "u",
+        time=np.asarray(time, np.float32), blocks=blocks(), n_trajectories=n_traj, vector=probe.vector,
+        boundary="open" if nodes else "periodic", field_name="x" if probe.vector else "u",
         attrs={"imported_from": os.path.basename(cfg.src), "layout": str(lay)},
         config={"source": "import", **asdict(cfg), "layout_used": str(lay)},
         inputs={"src": file_checksum(cfg.src)} if cfg.src != "-" else {},
-        fft_nodes=(shape[-1] - 1) if nodes else None,
+        fft_nodes=(shape[-1] - 1) if nodes else None, time_block=rows if by_time else None,
     )
 
 
-
-def allen_cahn_source(config, seed: int, progress=None) -> SourceData:
+def allen_cahn_source(config, seed: int, progress=None, block: int = 32) -> SourceData:
     """Chains are trajectories, thinned MCMC samples their time axis; N + 1 nodes per sample, spectra
-    over the first N (``@fft_nodes``). The chains are held in memory (chains × samples × (N+1) floats)
-    and handed to the writer one block of chains at a time."""
+    over the first N (``@fft_nodes``).
+
+    Streamed as the sampler produces them: after the burn-in, every ``block`` thinned samples of all
+    chains are one time slab ``(chains, ≤ block, N+1)`` handed to the writer (which splits by chain).
+    The samples do not depend on ``block``: a seed gives the same data for any block size.
+    """
     from sictl.core.allen_cahn import AllenCahnSampler
 
     cfg = config  # a sictl.core.allen_cahn.AllenCahnConfig (validated on construction)
+    if isinstance(block, bool) or not isinstance(block, int) or block < 1:
+        raise ConfigError(f"block must be an integer ≥ 1, got {block!r}", hint="e.g. block=32 samples per slab")
     diagnostics: dict = {}
 
     def blocks():
         sampler = AllenCahnSampler(config, generator=torch.Generator().manual_seed(seed))
         callback = (lambda stage, done, total: progress(f"allen-cahn {stage}", done, total)) if progress else None
-        chains = torch.cat(list(sampler.run(callback)), 1).to(torch.float32).numpy()
+        for slab in sampler.run(callback, block=block):
+            yield slab.to(torch.float32).numpy()
         diagnostics.update(sampler.summary())
-        for i in range(0, len(chains), 64):
-            yield chains[i : i + 64]
 
     params = {k: v for k, v in asdict(cfg).items() if v is not None}
     return SourceData(
@@ -217,12 +254,20 @@ def allen_cahn_source(config, seed: int, progress=None) -> SourceData:
         time=(np.arange(1, cfg.samples_per_chain + 1) * cfg.thin).astype(np.float32), blocks=blocks(),
         n_trajectories=cfg.chains, boundary="open", attrs={**params, "h": 1.0 / cfg.n},
         config={"source": "allen-cahn", **params}, diagnostics=diagnostics, fft_nodes=cfg.n,
+        time_block=min(block, cfg.samples_per_chain),
     )
+
+
+PRECISIONS = ("float32", "float64")
 
 
 @dataclass(frozen=True, kw_only=True)
 class NavierStokesSource:
-    """Trajectories of the stochastic vorticity equation (sictl.core.navier_stokes)."""
+    """Trajectories of the stochastic vorticity equation (sictl.core.navier_stokes).
+
+    ``precision`` is the solver's arithmetic, "float32" or "float64" (None: the preset's, float32);
+    the data are stored as float32 either way.
+    """
 
     preset: str = "small"
     res: int | None = None
@@ -236,38 +281,47 @@ class NavierStokesSource:
     snapshot_dt: float = 0.5
     burn_in: float = 50.0
     batch: int = 8
-    float32: bool = False
+    precision: str | None = None
 
 
 def navier_stokes_source(cfg: NavierStokesSource, seed: int, progress=None, device: str = "cpu") -> SourceData:
-    """Batches of trajectories are simulated one after the other and handed over whole."""
+    """Batches of trajectories are simulated one after the other and handed over whole.
+
+    ``progress(stage, done, total)`` is called in simulated time × trajectories (after every
+    snapshot interval of every batch).
+    """
     from sictl.core.navier_stokes import PRESETS, NavierStokes2D
 
     if cfg.preset not in PRESETS:
         raise ConfigError(f"unknown Navier–Stokes preset {cfg.preset!r}", hint=f"choose one of {', '.join(PRESETS)}")
     if cfg.trajectories < 1 or cfg.snapshots < 1 or cfg.batch < 1:
-        raise ConfigError("--trajectories, --snapshots and --batch must be ≥ 1")
+        raise ConfigError("--trajectories, --snapshots and --batch must be ≥ 1",
+                          hint="e.g. --trajectories 8 --snapshots 100 --batch 8")
+    if cfg.precision is not None and cfg.precision not in PRECISIONS:
+        raise ConfigError(f"unknown --precision {cfg.precision!r}",
+                          hint="float32 (the presets', ≈ 2× faster) or float64 (for checks)")
     preset = PRESETS[cfg.preset]
     n = cfg.res or preset.n
     store = cfg.store_res or (preset.store_n if cfg.res is None else n)
-    overrides = {"n": n, "nu": cfg.nu, "alpha": cfg.alpha, "eps": cfg.eps, "dt": cfg.dt or preset.dt}
-    if cfg.float32:
-        overrides["dtype"] = torch.float32
+    dtype = getattr(torch, cfg.precision) if cfg.precision else preset.dtype
+    precision = str(dtype).removeprefix("torch.")
+    overrides = {"n": n, "nu": cfg.nu, "alpha": cfg.alpha, "eps": cfg.eps, "dt": cfg.dt or preset.dt, "dtype": dtype}
     solver = NavierStokes2D(preset.config(**overrides), device=device)
     if store > n:
-        raise ConfigError(f"--store-res {store} is finer than the simulation grid {n}")
-    diagnostics: dict = {"dt": solver.config.dt, "simulated_grid": n}
-    total_time = cfg.trajectories * (cfg.burn_in + cfg.snapshots * cfg.snapshot_dt)
+        raise ConfigError(f"--store-res {store} is finer than the simulation grid {n}",
+                          hint="store at the simulation grid or coarser (spectral truncation)")
+    diagnostics: dict = {"dt": solver.config.dt, "simulated_grid": n, "precision": precision}
+    span = cfg.burn_in + cfg.snapshots * cfg.snapshot_dt
+    total_time = cfg.trajectories * span
 
     def blocks():
         gen = torch.Generator(device=device).manual_seed(seed)
-        done_time = 0.0
         for first in range(0, cfg.trajectories, cfg.batch):
             k = min(cfg.batch, cfg.trajectories - first)
             w0 = solver.initial_condition(k, gen)
             frames = []
 
-            def report(t, total, base=done_time):
+            def report(t, total, base=first * span, k=k):
                 if progress:
                     progress("navier-stokes (simulated time × trajectories)", base + t * k, total_time)
 
@@ -275,10 +329,9 @@ def navier_stokes_source(cfg: NavierStokesSource, seed: int, progress=None, devi
                                         n_snapshots=cfg.snapshots, generator=gen, callback=report):
                 w = w if store == n else spectra.spectral_resample(w, store, 2)
                 frames.append(w.to("cpu", torch.float32))
-            done_time += k * (cfg.burn_in + cfg.snapshots * cfg.snapshot_dt)
             yield torch.stack(frames, 1).numpy()
 
-    params = asdict(cfg)
+    params = {**asdict(cfg), "precision": precision}
     times = (cfg.burn_in + cfg.snapshot_dt * np.arange(1, cfg.snapshots + 1)).astype(np.float32)
     return SourceData(
         dataset_name="stochastic_ns_2d", source="navier-stokes", sample_shape=(store, store), time=times,
@@ -289,5 +342,5 @@ def navier_stokes_source(cfg: NavierStokesSource, seed: int, progress=None, devi
     )
 
 
-__all__ = ["GaussianFieldConfig", "gaussian_field_source", "GMMConfig", "gmm_source", "ImportConfig", "import_source", "allen_cahn_source",
-           "NavierStokesSource", "navier_stokes_source", "parse_vectors"]
+__all__ = ["GaussianFieldConfig", "gaussian_field_source", "GMMConfig", "gmm_source", "ImportConfig", "import_source",
+           "allen_cahn_source", "PRECISIONS", "NavierStokesSource", "navier_stokes_source", "parse_vectors"]

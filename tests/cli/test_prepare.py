@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import math
 
+import h5py
 import numpy as np
 import pytest
 import torch
@@ -15,6 +16,15 @@ from sictl.core import spectra
 from sictl.io import iter_pair_batches, load_dataset_array, read_dataset
 
 runner = CliRunner()
+
+
+@pytest.fixture
+def one_thread():
+    """The solvers' tensors are small: on a shared machine extra intra-op threads only add waiting."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
 
 
 def prepare(*args: str) -> dict:
@@ -103,6 +113,34 @@ def test_gmm_dataset_stores_its_mixture(tmp_path):
     assert rows["sample_shape"] == [2]
 
 
+def test_gmm_from_a_json_spec(tmp_path):
+    spec = {"weights": [0.2, 0.5, 0.3], "means": [[4.0, 0.0], [-2.0, 1.0], [0.0, -3.0]],
+            "covs": [[[1.0, 0.5], [0.5, 2.0]], [[0.5, 0.0], [0.0, 0.5]], [[2.0, -0.8], [-0.8, 1.0]]]}
+    (tmp_path / "mix.json").write_text(json.dumps(spec))
+    n = 40000
+    out = prepare("gmm", "--spec", str(tmp_path / "mix.json"), "--n", str(n), "--seed", "4", "-o", str(tmp_path / "g.h5"))
+    assert out["sample_shape"] == [2] and out["outputs"][0]["n_samples"] == n
+    stored = json.loads(read_dataset(tmp_path / "g.h5").meta.attrs["mixture"])
+    for key in ("weights", "means", "covs"):
+        assert np.allclose(stored[key], spec[key], rtol=1e-12), key
+    # sample mean and covariance against the mixture's, within 5 Monte Carlo standard errors
+    w, mu, cov = (np.asarray(spec[k]) for k in ("weights", "means", "covs"))
+    mean = w @ mu
+    second = np.einsum("k,kij->ij", w, cov + np.einsum("ki,kj->kij", mu, mu))
+    x = load_dataset_array(tmp_path / "g.h5").astype(np.float64)
+    assert x.shape == (n, 2)
+    assert np.all(np.abs(x.mean(0) - mean) <= 5 * x.std(0) / math.sqrt(n))
+    centred = x - mean
+    products = centred[:, :, None] * centred[:, None, :]
+    assert np.all(np.abs(products.mean(0) - (second - np.outer(mean, mean))) <= 5 * products.std(0) / math.sqrt(n))
+    # normalised: the stored mixture is in stored units (means / c, covariances / c²)
+    out = prepare("gmm", "--spec", str(tmp_path / "mix.json"), "--n", "500", "--normalize", "rms",
+                  "-o", str(tmp_path / "gn.h5"))
+    c = out["normalization"]["constant"]
+    scaled = json.loads(read_dataset(tmp_path / "gn.h5").meta.attrs["mixture"])
+    assert np.allclose(scaled["means"], mu / c) and np.allclose(scaled["covs"], cov / c**2)
+
+
 @pytest.mark.parametrize(
     "args, needle",
     [
@@ -113,6 +151,9 @@ def test_gmm_dataset_stores_its_mixture(tmp_path):
         (["gaussian-field", "--n", "1", "--split", "0.5"], "empty"),
         (["gmm", "--weights", "0.6,0.6", "--means", "1;-1", "--n", "5"], "sum"),
         (["gmm", "--n", "5"], "exactly one"),
+        (["gmm", "--spec", "/nonexistent/mix.json", "--n", "5"], "cannot read"),
+        (["gmm", "--two-mode", "a,b", "--n", "5"], "--two-mode"),
+        (["navier-stokes", "--precision", "float16"], "--precision"),
     ],
 )
 def test_bad_input_leaves_nothing(tmp_path, args, needle):
@@ -154,7 +195,55 @@ def test_allen_cahn_source(tmp_path):
     assert diag["occupancy_positive"] > 0.1 and diag["occupancy_negative"] > 0.1
 
 
-def test_navier_stokes_source(tmp_path):
+def test_allen_cahn_streams_time_slabs_split_by_chain(tmp_path):
+    """The source yields a slab of all chains per thinning block; concatenated, they are the one-shot
+    run; the written files split by chain, and pairs at a lag span the slabs."""
+    from sictl.core.allen_cahn import AllenCahnConfig, AllenCahnSampler
+    from sictl.pipeline.prepare import PrepareOptions, write_prepared
+    from sictl.pipeline.prepare_sources import allen_cahn_source
+
+    cfg = AllenCahnConfig(n=8, chains=6, samples_per_chain=10, burn_in=30, thin=2)
+    one_shot = torch.cat(list(AllenCahnSampler(cfg, generator=torch.Generator().manual_seed(3)).run(block=10)), 1)
+    one_shot = one_shot.to(torch.float32).numpy()
+    src = allen_cahn_source(cfg, 3, block=4)
+    slabs = list(src.blocks)
+    assert src.time_block == 4 and [b.shape for b in slabs] == [(6, 4, 9), (6, 4, 9), (6, 2, 9)]
+    assert np.array_equal(np.concatenate(slabs, axis=1), one_shot)
+    assert 0 < src.diagnostics["acceptance_rate"] <= 1  # filled once the sampler is exhausted
+
+    stages = []
+    summary = write_prepared(allen_cahn_source(cfg, 3, block=4), PrepareOptions(split=0.5, lag=3),
+                             str(tmp_path / "ac.h5"), lambda stage, done, total: stages.append((stage, done, total)))
+    assert ("write (snapshots)", 10, 10) in stages
+    for part, chains in (("train", slice(0, 3)), ("test", slice(3, 6))):
+        path = tmp_path / f"ac-{part}.h5"
+        assert np.array_equal(load_dataset_array(path).reshape(3, 10, 9), one_shot[chains])
+        x0, x1 = (np.concatenate(a) for a in zip(*iter_pair_batches(path, 1000)))
+        want = np.concatenate([one_shot[chains, :-3], one_shot[chains, 3:]], axis=-1).reshape(-1, 18)
+        got = np.concatenate([x0[:, 0], x1[:, 0]], axis=-1)
+        assert len(got) == 3 * 7 == summary["outputs"][0]["n_pairs"]
+        assert np.array_equal(np.unique(got, axis=0), np.unique(want, axis=0))
+
+
+def test_allen_cahn_n64_defaults_match_the_authors_statistics(tmp_path):
+    """The CLI's defaults at N = 64 (256 chains × 64 samples, burn-in 1000, thin 4; ≈ 12 s) against
+    reference/data_and_metrics.md §1.3–1.4: norm per pixel 0.10496 ± 3%, E|û_k|² for k = 0..5 within 5%,
+    both wells equally occupied."""
+    out = prepare("allen-cahn", "--res", "64", "--seed", "7", "-o", str(tmp_path / "ac64.h5"))
+    assert out["outputs"][0]["n_samples"] == 256 * 64 >= 10_000
+    ds = read_dataset(tmp_path / "ac64.h5")
+    x = load_dataset_array(tmp_path / "ac64.h5").reshape(-1, 65).astype(np.float64)
+    norm = float(np.mean(np.linalg.norm(x, axis=1) / 65))
+    assert norm == pytest.approx(0.10496, rel=0.03)
+    truth = [0.70733, 0.04213, 0.01142, 0.00507, 0.00289, 0.00188]
+    assert np.allclose(ds.stats.mode_power[:6], truth, rtol=0.05)
+    diag = out["diagnostics"]
+    assert diag["acceptance_rate"] > 0.6
+    assert diag["occupancy_positive"] == pytest.approx(diag["occupancy_negative"], abs=0.05)
+    assert diag["occupancy_positive"] > 0.25
+
+
+def test_navier_stokes_source(tmp_path, one_thread):
     path = tmp_path / "ns.h5"
     out = prepare("navier-stokes", "--res", "32", "--store-res", "16", "--trajectories", "3", "--batch", "2",
                   "--snapshots", "4", "--snapshot-dt", "0.1", "--burn-in", "0.2", "--dt", "0.01", "--lag", "1",
@@ -165,6 +254,56 @@ def test_navier_stokes_source(tmp_path):
     assert out["outputs"][0]["n_pairs"] == 3 * 3 and ds.stats.pixel_rms == pytest.approx(1.0, rel=1e-6)
     bad = runner.invoke(app, ["prepare", "navier-stokes", "--res", "16", "-o", str(tmp_path / "x.h5")])
     assert bad.exit_code == 1 and "2/3 box" in bad.stderr and not (tmp_path / "x.h5").exists()
+
+
+def test_navier_stokes_precision_is_real_and_recorded(tmp_path, one_thread):
+    """float64 and float32 runs share their random numbers: they differ at round-off level only."""
+    args = ["--res", "32", "--trajectories", "2", "--snapshots", "3", "--snapshot-dt", "0.1", "--burn-in", "0.1",
+            "--dt", "0.01", "--seed", "2"]
+    runs = {}
+    for precision in (None, "float64"):
+        path = tmp_path / f"ns-{precision}.h5"
+        out = prepare("navier-stokes", *args, *(["--precision", precision] if precision else []), "-o", str(path))
+        ds = read_dataset(path)
+        want = precision or "float32"  # the preset's
+        assert ds.provenance.config["precision"] == want == out["config"]["precision"] == out["diagnostics"]["precision"]
+        assert ds.meta.attrs["precision"] == want
+        runs[want] = load_dataset_array(path).astype(np.float64)
+    a, b = runs["float32"], runs["float64"]
+    rel = np.abs(a - b).max() / np.abs(b).max()
+    assert 0 < rel < 1e-5
+
+
+def test_navier_stokes_progress_is_in_simulated_time(one_thread):
+    from sictl.pipeline.prepare_sources import NavierStokesSource, navier_stokes_source
+
+    calls = []
+    cfg = NavierStokesSource(res=32, dt=0.01, trajectories=3, batch=2, snapshots=2, snapshot_dt=0.1, burn_in=0.2)
+    src = navier_stokes_source(cfg, 0, lambda *a: calls.append(a))
+    assert [b.shape for b in src.blocks] == [(2, 2, 32, 32), (1, 2, 32, 32)]
+    stages = {stage for stage, _, _ in calls}
+    assert stages == {"navier-stokes (simulated time × trajectories)"}
+    done = [d for _, d, _ in calls]
+    total = 3 * (0.2 + 2 * 0.1)  # trajectories × simulated time each
+    assert all(t == pytest.approx(total) for _, _, t in calls)
+    assert done == sorted(done) and done[-1] == pytest.approx(total)
+    assert done[0] == pytest.approx(2 * 0.1)  # first burn-in interval of the first batch of two
+
+
+def test_progress_bar_shows_simulated_time():
+    import io
+
+    from rich.console import Console
+
+    from sictl.cli.prepare import _progress
+
+    buffer = io.StringIO()
+    console = Console(file=buffer, force_terminal=True, width=120)
+    with _progress(console) as progress:
+        progress("navier-stokes (simulated time × trajectories)", 12.5, 400.0)
+        progress("navier-stokes (simulated time × trajectories)", 400.0, 400.0)
+    text = buffer.getvalue()
+    assert "simulated time" in text and "400" in text
 
 
 class PickledThing:
@@ -207,9 +346,68 @@ def test_import_authors_layouts_round_trip(tmp_path):
     np.savez(tmp_path / "ns.npz", vort=ns)
     prepare("import", str(tmp_path / "ns.npz"), "--key", "vort", "--layout", "traj time x y", "-o", str(tmp_path / "ns2.h5"))
     assert np.allclose(read_dataset(tmp_path / "ns2.h5").stats.mode_power, ds.stats.mode_power, rtol=1e-12)
+    with h5py.File(tmp_path / "mine.h5", "w") as f:  # a plain HDF5 file, another tool's
+        f["runs/vorticity"] = ns
+        f["runs/time"] = times
+    out3 = prepare("import", str(tmp_path / "mine.h5"), "--key", "runs/vorticity", "--lag", "2", "-o", str(tmp_path / "ns3.h5"))
+    ds3 = read_dataset(tmp_path / "ns3.h5")
+    assert ds3.meta.sample_shape == (16, 16) and ds3.n_trajectories == 3 and out3["outputs"][0]["n_pairs"] == 3 * 4
+    assert np.array_equal(load_dataset_array(tmp_path / "ns3.h5"), load_dataset_array(tmp_path / "ns.h5"))
+    assert np.array_equal(ds3.stats.mode_power, ds.stats.mode_power)
+    assert np.array_equal(ds3.stats.shell_spectrum, ds.stats.shell_spectrum)
+    assert (ds3.stats.pixel_rms, ds3.stats.pixel_mean) == (ds.stats.pixel_rms, ds.stats.pixel_mean)
 
 
-@pytest.mark.parametrize("case", ["unknown-axis", "axis-count", "nan", "truncated", "not-hdf5", "pickled"])
+@pytest.mark.parametrize("suffix", ["npy", "h5", "pt"])
+def test_import_reads_slices_never_the_whole_array(tmp_path, monkeypatch, suffix):
+    """With a small read budget the importer reads a few trajectories at a time (mapped .npy, HDF5
+    hyperslabs, mapped .pt) and writes the same file as one whole read."""
+    from sictl.io import foreign
+
+    x = np.random.default_rng(5).standard_normal((23, 4, 8, 8)).astype(np.float32)
+    src = tmp_path / f"in.{suffix}"
+    if suffix == "npy":
+        np.save(src, x)
+    elif suffix == "h5":
+        with h5py.File(src, "w") as f:
+            f["x"] = x
+    else:
+        torch.save({"x": torch.from_numpy(x)}, src)
+    prepare("import", str(src), "--layout", "traj time x y", "-o", str(tmp_path / "whole.h5"))
+    row = x[0].nbytes
+    monkeypatch.setattr(foreign, "BLOCK_BYTES", 5 * row)
+    reads = []
+    read = foreign.ArraySource.read
+
+    def spy(self, *args, **kwargs):
+        reads.append(read(self, *args, **kwargs))
+        return reads[-1]
+
+    monkeypatch.setattr(foreign.ArraySource, "read", spy)
+    out = prepare("import", str(src), "--layout", "traj time x y", "--split", "0.7", "-o", str(tmp_path / "sliced.h5"))
+    assert [len(r) for r in reads] == [5, 5, 5, 5, 3] and max(r.nbytes for r in reads) <= 5 * row
+    assert [o["n_trajectories"] for o in out["outputs"]] == [16, 7]
+    joined = np.concatenate([load_dataset_array(tmp_path / f"sliced-{p}.h5") for p in ("train", "test")])
+    assert np.array_equal(joined, load_dataset_array(tmp_path / "whole.h5"))
+
+
+def test_import_of_a_single_trajectory_streams_time_slabs(tmp_path, monkeypatch):
+    """A layout without trajectory or sample axis is one trajectory: it is read in time slabs."""
+    from sictl.io import foreign
+
+    x = np.random.default_rng(6).standard_normal((50, 8, 8)).astype(np.float32)
+    np.save(tmp_path / "run.npy", x)
+    monkeypatch.setattr(foreign, "BLOCK_BYTES", 8 * x[0].nbytes)
+    out = prepare("import", str(tmp_path / "run.npy"), "--layout", "time x y", "--lag", "3", "-o", str(tmp_path / "r.h5"))
+    assert out["outputs"][0]["n_trajectories"] == 1 and out["outputs"][0]["n_pairs"] == 47
+    assert np.array_equal(load_dataset_array(tmp_path / "r.h5")[:, 0], x)
+    x0, x1 = (np.concatenate(a) for a in zip(*iter_pair_batches(tmp_path / "r.h5", 100)))
+    got = np.concatenate([x0.reshape(47, -1), x1.reshape(47, -1)], axis=1)
+    want = np.concatenate([x[:-3].reshape(47, -1), x[3:].reshape(47, -1)], axis=1)
+    assert np.array_equal(np.unique(got, axis=0), np.unique(want, axis=0))  # every pair, across the slabs
+
+
+@pytest.mark.parametrize("case", ["unknown-axis", "axis-count", "nan", "inf", "truncated", "not-hdf5", "pickled"])
 def test_import_bad_input(tmp_path, case):
     arr = np.zeros((4, 8, 8), np.float32)
     src = tmp_path / "in.npy"
@@ -223,6 +421,12 @@ def test_import_bad_input(tmp_path, case):
     elif case == "nan":
         arr[1, 2, 3] = np.nan
         np.save(src, arr)
+    elif case == "inf":  # in a later slice of an HDF5 file
+        arr = np.zeros((64, 8, 8), np.float32)
+        arr[60, 0, 5] = -np.inf
+        src = tmp_path / "in.h5"
+        with h5py.File(src, "w") as f:
+            f["u"] = arr
     elif case == "truncated":
         from sictl.io import DatasetMeta, write_dataset
 
@@ -243,3 +447,5 @@ def test_import_bad_input(tmp_path, case):
     assert not out.exists() and not list(tmp_path.glob("*.raw.h5"))
     if case == "pickled":
         assert "pickled" in result.stderr
+    if case in ("nan", "inf"):
+        assert "non-finite" in result.stderr and ("(60, 0, 5)" in result.stderr) == (case == "inf")

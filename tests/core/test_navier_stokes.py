@@ -30,6 +30,16 @@ from sictl.errors import ConfigError, ConvergenceError, ShapeError
 F64 = torch.float64
 
 
+@pytest.fixture(autouse=True)
+def one_thread():
+    """The fields are small (≤ 64²): on a shared machine a second intra-op thread mostly waits (a run of
+    test_stationary_budgets_short went from 8 s to 146 s with two threads on a busy 2-core machine)."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
 def gen(seed):
     return torch.Generator().manual_seed(seed)
 
@@ -242,6 +252,19 @@ def test_float32_tracks_float64():
     a, b = s32.step(w64.float(), steps=100), s64.step(w64, steps=100)
     assert a.dtype == torch.float32
     assert (a.double() - b).abs().max() < 1e-4 * b.abs().max()
+
+
+def test_float32_and_float64_share_the_noise():
+    """The noise is drawn in float64 for both precisions: with a seed, a forced run in float32 tracks the
+    float64 one to round-off (drawing it in the working precision would give another path entirely)."""
+    paths = {}
+    for dtype in (torch.float32, torch.float64):
+        solver = NavierStokes2D(NSConfig(n=32, dt=1e-2, dtype=dtype))
+        g = gen(4)
+        w0 = solver.initial_condition(2, g)
+        paths[dtype] = solver.step(w0, generator=g, steps=50).double()
+    a, b = paths[torch.float32], paths[torch.float64]
+    assert 0 < float((a - b).abs().max()) < 1e-5 * float(b.abs().max())
 
 
 def test_float32_has_no_systematic_damping_error():
