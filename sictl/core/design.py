@@ -8,7 +8,8 @@ the criteria are
 
 and by Cauchy–Schwarz the optimum over clocks is t = H(β)/H(1), H(β) = ∫₀^β √G, with optimal value
 H(1)². :func:`optimal_vp_clock` turns any G into a tabulated schedule; the ``*_profile`` functions
-give G for Gaussians (any mix of ratios), the two-mode mixture and general mixtures.
+give G for Gaussians (any mix of ratios) and the two-mode mixture; general mixtures get theirs by
+Monte Carlo in :mod:`sictl.core.mixture_profile` (re-exported here).
 """
 
 from __future__ import annotations
@@ -23,8 +24,8 @@ import torch
 from torch import Tensor
 
 from sictl.core import two_mode
-from sictl.core.gmm import GaussianMixture, gmm_fields
-from sictl.core.schedules import Designed, Schedule, ScheduleValues, Tabulated
+from sictl.core.mixture_profile import MixtureProfile, mixture_profile, mixture_profile_table, mixture_vp_norms
+from sictl.core.schedules import Designed, Schedule, Tabulated
 from sictl.errors import ConfigError, ConvergenceError
 
 Profile = Callable[[Tensor], Tensor]
@@ -34,6 +35,10 @@ __all__ = [
     "gaussian_profile",
     "two_mode_profile",
     "mixture_profile",
+    "mixture_vp_norms",
+    "mixture_profile_table",
+    "MixtureProfile",
+    "two_mode_lipschitz_ratio",
     "optimal_vp_clock",
     "ClockDesign",
     "tabulate",
@@ -98,55 +103,19 @@ def two_mode_profile(M: float, p: float = 0.5, criterion: str = "a2") -> Profile
     return lambda beta: M**2 * (1 - two_mode.sech2_expectation(beta, M, p))
 
 
-def mixture_profile(
-    mixture: GaussianMixture,
-    criterion: str = "a2",
-    *,
-    base_var: float = 1.0,
-    samples: int = 2048,
-    power_iterations: int = 12,
-    seed: int = 0,
-    reduce: str = "mean",
-) -> Profile:
-    """G(β) = E‖∇f‖₂² (or E‖f‖²) for a general mixture by Monte Carlo on the exact drift.
+def two_mode_lipschitz_ratio(M: float, p: float = 0.5, criterion: str = "a2") -> Profile:
+    """β ↦ L(β)/√G(β) for the two-mode mixture, L = βM² = sup_x ‖∇f‖ (sup sech² = 1).
 
-    f(β, x) = b(β, x)/β̇ on the VP path with base N(0, base_var I). The spectral norm of ∇f is found
-    by power iteration on ∇fᵀ∇f with forward- and reverse-mode products (per sample, batched). The
-    same base and target draws (fixed seed) are used at every β, so G is a smooth function of β.
-    ``reduce="max"`` gives the largest per-sample value instead of the mean (an empirical sup).
+    For A2 it is 1/√C(β), C = E sech⁴: the designed clock's Lipschitz constant is H(1)/√C(1), set at
+    t = 1 where the clock jumps (C(1) ~ e^{−M²/2}); it exceeds float64 (∞) beyond M ≈ 37.
     """
-    pool = (lambda v: float(v.max())) if reduce == "max" else (lambda v: float(v.mean()))
-    gen = torch.Generator().manual_seed(seed)
-    x1 = mixture.sample(samples, generator=gen).to(torch.float64)
-    z = torch.randn(x1.shape, generator=gen, dtype=torch.float64) * math.sqrt(base_var)
-    base = GaussianMixture.gaussian(torch.zeros(mixture.dim, dtype=torch.float64), base_var)
-    v0 = torch.randn(x1.shape, generator=gen, dtype=torch.float64)
+    root = two_mode_profile(M, p, criterion)
 
-    def f_at(beta: float):
-        alpha = math.sqrt(max(1 - beta * beta, 0.0))
-        sv = ScheduleValues(*(torch.tensor(v, dtype=torch.float64) for v in (alpha, beta, -beta / max(alpha, 1e-300), 1.0)))
-        return alpha * z + beta * x1, (lambda x: gmm_fields(base, mixture, sv, x).velocity)
+    def ratio(beta: Tensor) -> Tensor:
+        num, den = beta * M * M, root(beta).clamp_min(0).sqrt()
+        return torch.where(den > 0, num / den.clamp_min(1e-300), torch.full_like(num, math.inf))
 
-    def g_one(beta: float) -> float:
-        x, f = f_at(beta)
-        if criterion != "a2":
-            return pool((f(x) ** 2).sum(-1))
-        v = v0 / v0.norm(dim=-1, keepdim=True)
-        sigma2 = torch.zeros(samples, dtype=torch.float64)
-        for _ in range(power_iterations):
-            _, jv = torch.func.jvp(f, (x,), (v,))
-            _, pull = torch.func.vjp(f, x)
-            (jtjv,) = pull(jv)
-            sigma2 = (jv * jv).sum(-1)
-            v = jtjv / jtjv.norm(dim=-1, keepdim=True).clamp_min(1e-300)
-        return pool(sigma2)
-
-    def g(beta: Tensor) -> Tensor:
-        # at β = 1 (α = 0) the VP identity αα̇ = −ββ̇ cannot be passed through α̇; stay just inside
-        flat = beta.flatten().clamp(0.0, 1 - 1e-9).tolist()
-        return torch.tensor([g_one(b) for b in flat], dtype=torch.float64).reshape(beta.shape)
-
-    return g
+    return ratio
 
 
 # ------------------------------------------------------------------------------------- the clock
@@ -159,13 +128,29 @@ class ClockDesign:
     Attributes:
         schedule: the designed schedule, tabulated on :func:`table_times` (cubic Hermite between).
         value: the optimal criterion H(1)² (A2 or kinetic energy).
-        beta_nodes, h_nodes: the fine grids the clock was integrated on (β half, then α half).
+        beta_grid: the β values of the fine grids the clock was integrated on (both halves, sorted).
+        root_profile: β ↦ √G(β), the profile the clock was designed for.
     """
 
     schedule: Tabulated
     value: float
-    beta_nodes: Tensor
-    h_nodes: Tensor
+    beta_grid: Tensor
+    root_profile: Profile
+
+    def lipschitz(self, ratio: Profile) -> float:
+        """Lipschitz constant of the drift along the exact clock, sup_t β̇ L(β) = H(1) sup_β L(β)/√G(β).
+
+        ``ratio`` is β ↦ L(β)/√G(β), with L(β) = sup_x ‖∇f(β, x)‖₂ (the drift's Lipschitz constant per
+        unit β̇). The sup is taken on :attr:`beta_grid` (β > 0), so no time table is involved: the
+        clock's β̇ = H(1)/√G(β) holds exactly even where it is too fast for any table in t.
+        """
+        b = self.beta_grid[self.beta_grid > 0]
+        return math.sqrt(self.value) * float(ratio(b).max())
+
+
+# √G below this fraction of its maximum counts as 0: β̇ would exceed 1e14 × its typical value, a
+# change of β within less than the table's finest time step (1e-14), i.e. a jump (β̇ = ∞ in the table)
+_REL_FLOOR = 1e-14
 
 
 def _half_nodes(cells: int) -> Tensor:
@@ -201,12 +186,18 @@ class _HalfClock:
         return h00 * self.values[i] + h10 * hh * self.slopes[i] + h01 * self.values[i + 1] + h11 * hh * self.slopes[i + 1]
 
     def inverse(self, target: Tensor) -> Tensor:
-        lo, hi = torch.zeros_like(target), torch.full_like(target, float(self.nodes[-1]))
-        for _ in range(110):
-            mid = 0.5 * (lo + hi)
-            below = self(mid) < target
-            lo, hi = torch.where(below, mid, lo), torch.where(below, hi, mid)
-        return 0.5 * (lo + hi)
+        """The smallest u with H(u) ≥ target: the cell by one search, then bisection inside it."""
+        n = self.nodes
+        i = (torch.searchsorted(self.values, target) - 1).clamp(0, n.numel() - 2)
+        hh, v0, v1 = n[i + 1] - n[i], self.values[i], self.values[i + 1]
+        m0, m1 = hh * self.slopes[i], hh * self.slopes[i + 1]
+        lo, hi = torch.zeros_like(target), torch.ones_like(target)
+        for _ in range(60):
+            s = 0.5 * (lo + hi)
+            h = (2 * s**3 - 3 * s**2 + 1) * v0 + (s**3 - 2 * s**2 + s) * m0 + (-2 * s**3 + 3 * s**2) * v1 + (s**3 - s**2) * m1
+            below = h < target
+            lo, hi = torch.where(below, s, lo), torch.where(below, hi, s)
+        return n[i] + 0.5 * (lo + hi) * hh
 
 
 def optimal_vp_clock(profile: Profile, *, cells: int = 2000, label: str = "designed") -> ClockDesign:
@@ -238,17 +229,30 @@ def optimal_vp_clock(profile: Profile, *, cells: int = 2000, label: str = "desig
     beta[in_low], alpha[in_low] = b_low, (1 - b_low**2).sqrt()
     alpha[~in_low], beta[~in_low] = a_high, (1 - a_high**2).sqrt()
     beta[0], alpha[0], beta[-1], alpha[-1] = 0.0, 1.0, 1.0, 0.0
-    # where G underflows (a mixture's last instant) the clock jumps; keep β̇ finite but huge
-    beta_dot = total / root_g(beta).clamp_min(1e-150)
-    beta_dot[0] = total / float(root_g(beta[:1])) if float(root_g(beta[:1])) > 0 else math.inf
-    alpha_dot = -beta * beta_dot / alpha
-    # α̇(0) = −lim ββ̇ = −H(1) lim β/√G(β) (β̇(0) is infinite where G vanishes like β²)
-    tiny = torch.tensor([1e-8], dtype=torch.float64)
-    alpha_dot[0] = -total * float(tiny / root_g(tiny).clamp_min(1e-300)) if not math.isfinite(float(beta_dot[0])) else 0.0
+    grid = torch.cat([low.nodes, (1 - high.nodes**2).sqrt()]).sort().values
+    floor = _REL_FLOOR * float(root_g(grid).max())
+    root = root_g(beta)
+    # β̇ = H(1)/√G(β) exactly; ∞ where √G is (relatively) zero: at β = 0 (the integrable β ~ √t start
+    # of every A2 design) and wherever the clock jumps (a mixture's last instant)
+    beta_dot = torch.where(root > floor, total / root, torch.full_like(root, math.inf))
+    # the reader interpolates the last interval by a cubic (β̇(1) finite): where the clock outruns the
+    # table there (a final jump, √G(1) ≈ 0), store the steepest slope that keeps that cubic monotone
+    h_last, d_last = float(t[-1] - t[-2]), float(beta[-1] - beta[-2])
+    if not float(beta_dot[-1]) * h_last <= 2 * d_last:
+        beta_dot[-1] = 2 * d_last / h_last
+    alpha_dot = -beta * beta_dot / alpha  # −∞ at t = 1 (α = 0)
+    if math.isfinite(float(beta_dot[0])):
+        alpha_dot[0] = 0.0
+    else:
+        # α̇(0) = −lim ββ̇ = −H(1) lim β/√G(β): √G ∝ β at 0 for A2 designs, so the limit is finite
+        tiny = torch.tensor([1e-8], dtype=torch.float64)
+        r = float(root_g(tiny)[0])
+        alpha_dot[0] = -total * 1e-8 / r if r > floor * 1e-8 else -math.inf
     if bool((torch.diff(beta) < 0).any()) or bool((torch.diff(alpha) > 0).any()):
-        raise ConvergenceError("designed schedule is not monotone", hint="report the target that caused it")
+        raise ConvergenceError("designed schedule is not monotone",
+                               hint="report the target that caused it; a smoother profile (more --mc-samples) may help")
     sched = Tabulated(t, alpha, beta, alpha_dot, beta_dot, label=label)
-    return ClockDesign(sched, total * total, torch.cat([low.nodes, high.nodes]), torch.cat([low.values, high.values]))
+    return ClockDesign(sched, total * total, grid, root_g)
 
 
 def designed_closed_form(ratios: Tensor) -> Designed | None:
