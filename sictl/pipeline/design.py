@@ -9,10 +9,10 @@ Methods (docs/math.md, "Schedule design"):
 
 from __future__ import annotations
 
+import math
 import time
 from dataclasses import asdict, dataclass
 
-import numpy as np
 import torch
 
 from sictl.core import design, gaussian, two_mode
@@ -50,10 +50,18 @@ class DesignConfig:
 
 @dataclass
 class Criterion:
-    """A2 and Lipschitz constant of any schedule for the chosen target."""
+    """A2, kinetic energy and Lipschitz constant of any schedule for the chosen target.
+
+    Mixtures use every schedule on the variance-preserving path with its β. ``clock`` and ``ratio``
+    (set for variance-preserving clock designs) give the designed schedule's Lipschitz constant from
+    the clock itself, H(1) sup_β L(β)/√G(β), rather than from its time table.
+    """
 
     target: object
-    profile_grid: tuple[torch.Tensor, torch.Tensor, torch.Tensor] | None = None  # β, G_mean, G_max
+    mixture: design.MixtureProfile | None = None  # general mixtures: Monte-Carlo profiles
+    clock: design.ClockDesign | None = None
+    ratio: float | None = None  # general mixtures: sup_β L/√G at the Monte-Carlo nodes
+    clock_criterion: str = "a2"
 
     def a2(self, s: Schedule) -> float:
         t = self.target
@@ -61,7 +69,7 @@ class Criterion:
             return gaussian.a2(s, (t.ratio_min, t.ratio_max))
         if isinstance(t, MixtureTarget):
             return two_mode.two_mode_a2(VariancePreserving(s), t.M, t.p)
-        return self._grid_integral(s, 1)
+        return self._vp_integral(s, self.mixture.root_profile("a2"))
 
     def kinetic(self, s: Schedule) -> float | None:
         """Kinetic energy ∫ E|b|² dt (Gaussians: per unit base variance, summed over modes)."""
@@ -71,15 +79,22 @@ class Criterion:
             return gaussian.kinetic_energy(s, (t.target_var[valid] / t.base_var[valid]))
         if isinstance(t, MixtureTarget):
             return two_mode.two_mode_kinetic(s, t.M, t.p)
-        return None
+        return self._vp_integral(s, self.mixture.root_profile("kinetic"))
 
-    def lipschitz(self, s: Schedule) -> float:
+    def lipschitz(self, s: Schedule, designed: bool = False) -> float:
         t = self.target
+        if designed and self.clock is not None:
+            if isinstance(t, MixtureTarget):
+                return self.clock.lipschitz(design.two_mode_lipschitz_ratio(t.M, t.p, self.clock_criterion))
+            if isinstance(t, GeneralMixtureTarget):
+                return math.sqrt(self.clock.value) * self.ratio
         if isinstance(t, GaussianTarget):
             return gaussian.lipschitz(s, (t.ratio_min, t.ratio_max))
         if isinstance(t, MixtureTarget):
             return two_mode.two_mode_lipschitz(VariancePreserving(s), t.M)
-        return self._grid_integral(s, 2)
+        nodes, _ = gaussian.graded_nodes()
+        vb = VariancePreserving(s)(nodes)
+        return float((vb.beta_dot * self.mixture.root_max_profile()(vb.beta)).max())
 
     def profile(self, s: Schedule, ts: torch.Tensor) -> torch.Tensor:
         """Per-time Lipschitz constant of the drift (for plots)."""
@@ -90,20 +105,17 @@ class Criterion:
         _, bbd = VariancePreserving(s).half_square_rates(ts)
         if isinstance(t, MixtureTarget):
             return t.M**2 * bbd.abs()
-        beta, _, gmax = self.profile_grid
         vb = VariancePreserving(s)(ts)
-        return vb.beta_dot * torch.from_numpy(np.interp(vb.beta.numpy(), beta.numpy(), gmax.sqrt().numpy()))
+        return vb.beta_dot * self.mixture.root_max_profile()(vb.beta)
 
-    def _grid_integral(self, s: Schedule, which: int) -> float:
-        """General mixtures: G tabulated on a β grid (Monte Carlo), interpolated in β."""
-        beta, gmean, gmax = self.profile_grid
+    @staticmethod
+    def _vp_integral(s: Schedule, root: design.Profile) -> float:
+        """∫ β̇² G(β) dt on the variance-preserving path (graded Gauss–Legendre in t)."""
         nodes, weights = gaussian.graded_nodes()
         vb = VariancePreserving(s)(nodes)
-        g = gmean if which == 1 else gmax
-        gi = torch.from_numpy(np.interp(vb.beta.numpy(), beta.numpy(), g.numpy()))
-        if which == 1:
-            return float((weights * vb.beta_dot**2 * gi).sum())
-        return float((vb.beta_dot * gi.sqrt()).max())
+        g = root(vb.beta) ** 2
+        # where G is 0 (β = 0 exactly) the integrand is 0, not ∞·0
+        return float((weights * torch.where(g > 0, vb.beta_dot**2 * g, torch.zeros_like(g))).sum())
 
 
 def _gaussian_design(cfg: DesignConfig, target: GaussianTarget, info: dict):
@@ -127,19 +139,11 @@ def _gaussian_design(cfg: DesignConfig, target: GaussianTarget, info: dict):
     return pair, "designed-pair", {"lam_lo": pair.lam_lo, "lam_hi": pair.lam_hi}
 
 
-def _mixture_profile_grid(cfg: DesignConfig, target: GeneralMixtureTarget):
-    beta = torch.linspace(0.0, 1.0, 129, dtype=torch.float64)
-    common = dict(base_var=target.base_var, samples=cfg.mc_samples, seed=cfg.seed)
-    gmean = design.mixture_profile(target.mixture, cfg.criterion, **common)(beta)
-    gmax = design.mixture_profile(target.mixture, "a2", reduce="max", **common)(beta)
-    return beta, gmean, gmax
-
-
 def run(cfg: DesignConfig) -> tuple[dict, dict]:
     """Design the schedule. Returns (table columns and metadata for the file, JSON summary)."""
     cfg.validate()
     started = time.perf_counter()
-    target = build_target(cfg)
+    target = build_target(cfg, apply_base=True)
     info: dict = {}
     crit = Criterion(target)
     if isinstance(target, GaussianTarget):
@@ -148,25 +152,22 @@ def run(cfg: DesignConfig) -> tuple[dict, dict]:
         clock = design.optimal_vp_clock(design.two_mode_profile(target.M, target.p, cfg.criterion))
         sched, family, params = clock.schedule, "vp-clock", {"criterion": cfg.criterion, "M": target.M, "p": target.p}
         info["criterion_value"] = clock.value
+        crit.clock, crit.clock_criterion = clock, cfg.criterion
     else:
-        crit.profile_grid = _mixture_profile_grid(cfg, target)
-        beta, gmean, _ = crit.profile_grid
-        profile = lambda b: torch.from_numpy(np.interp(b.numpy(), beta.numpy(), gmean.numpy()))  # noqa: E731
-        clock = design.optimal_vp_clock(profile)
+        crit.mixture = design.mixture_profile_table(target.mixture, base_var=target.base_var,
+                                                    samples=cfg.mc_samples, seed=cfg.seed)
+        clock = design.optimal_vp_clock(crit.mixture.profile(cfg.criterion))
         sched, family, params = clock.schedule, "vp-clock", {"criterion": cfg.criterion, "mc_samples": cfg.mc_samples}
         info["criterion_value"] = clock.value
+        crit.clock, crit.ratio = clock, crit.mixture.lipschitz_ratio(cfg.criterion)
     mixture = not isinstance(target, GaussianTarget)
     shown = {"designed": sched, "linear": Linear(), "trig": Trig()}
     a2 = {k: crit.a2(s) for k, s in shown.items()}
-    lip = {k: crit.lipschitz(s) for k, s in shown.items()}
+    lip = {k: crit.lipschitz(s, designed=k == "designed") for k, s in shown.items()}
     if cfg.criterion == "kinetic":
         info["kinetic"] = {k: crit.kinetic(s) for k, s in shown.items()}
     columns = design.tabulate(sched)
-    v = sched(columns["t"])
-    aad, _ = sched.half_square_rates(columns["t"])
-    eps = v.alpha**2 * v.beta_dot / v.beta - aad
-    eps[-1] = 0.0  # ε* = α c → 0 at t = 1
-    columns["eps_star"] = eps
+    columns["eps_star"] = _eps_star(sched, columns["t"], vp_clock=family == "vp-clock")
     grid = time_grid("uniform", cfg.steps, cfg.t_min, cfg.t_max)
     described = target.describe()
     described["checksum"] = target.checksum or _description_checksum(described)
@@ -188,6 +189,19 @@ def run(cfg: DesignConfig) -> tuple[dict, dict]:
         summary["note"] = "linear and trig are measured on the variance-preserving path with their β"
     plot = {"designed": sched, "linear": Linear(), "criterion": crit}
     return {"columns": columns, "grid": grid, "plot": plot}, summary
+
+
+def _eps_star(sched: Schedule, t: torch.Tensor, *, vp_clock: bool) -> torch.Tensor:
+    """ε* = α²β̇/β − αα̇ on the table (∞ at t = 0, where β = 0).
+
+    αα̇ comes from :meth:`Schedule.half_square_rates`, finite at t = 1 where α = 0 and α̇ = −∞; on a
+    variance-preserving clock it is −ββ̇ exactly, so there ε* = β̇/β (β̇(1) at t = 1).
+    """
+    v = sched(t)
+    zero = torch.zeros_like(t)
+    aad = torch.where(v.beta > 0, -v.beta * v.beta_dot, zero) if vp_clock else sched.half_square_rates(t)[0]
+    first = torch.where(v.alpha > 0, v.alpha**2 * v.beta_dot / v.beta, zero)
+    return torch.where(v.beta > 0, first - aad, torch.full_like(t, math.inf))
 
 
 def _description_checksum(description: dict) -> str:

@@ -61,26 +61,33 @@ class GaussianTarget:
 
 @dataclass
 class MixtureTarget:
-    """p N(r, I) + (1 − p) N(−r, I), |r| = M, over a white unit base."""
+    """p N(r, I) + (1 − p) N(−r, I), |r| = M, over a white unit base.
+
+    ``--gmm M --base white:σ0`` (component covariance = base covariance σ0² I) is this problem in units
+    of σ0: x ↦ x/σ0 maps it to separation M/σ0 with unit covariances, and leaves ∇b, A2 and the
+    Lipschitz constant unchanged, so ``M`` holds M/σ0 and ``info`` records what was given.
+    """
 
     M: float
     p: float = 0.5
     checksum: str | None = None
+    info: dict | None = None
 
     def __post_init__(self):
         two_mode.check_two_mode(self.M, self.p)
 
     def describe(self) -> dict:
-        return {"kind": "gmm-two-mode", "M": self.M, "p": self.p, "path": "variance-preserving"}
+        return {"kind": "gmm-two-mode", "M": self.M, "p": self.p, "path": "variance-preserving", **(self.info or {})}
 
 
 def _numbers(text: str, what: str, count: tuple[int, int]) -> list[float]:
+    hint = f"give {what} as {count[0]}–{count[1]} comma-separated finite numbers"
     try:
         values = [float(v) for v in text.split(",") if v.strip()]
     except ValueError:
-        raise ConfigError(f"{what}: cannot read numbers from {text!r}") from None
+        raise ConfigError(f"{what}: cannot read numbers from {text!r}", hint=hint) from None
     if not (count[0] <= len(values) <= count[1]) or not all(math.isfinite(v) for v in values):
-        raise ConfigError(f"{what}: expected {count[0]}–{count[1]} finite numbers, got {text!r}")
+        raise ConfigError(f"{what}: expected {count[0]}–{count[1]} finite numbers, got {text!r}", hint=hint)
     return values
 
 
@@ -91,12 +98,20 @@ def white_base_variance(base: str, n_pixels: int | None) -> tuple[float, str]:
         raise ConfigError(f"unknown base {base!r}", hint="use white, white:σ0 or (for field targets) spectral:FILE")
     if not arg:
         return 1.0, "white, unit variance per Fourier mode"
-    sigma0 = _numbers(arg, "--base white:σ0", (1, 1))[0]
-    if sigma0 <= 0:
-        raise ConfigError(f"--base white:σ0 needs σ0 > 0, got {sigma0}")
+    sigma0 = _white_std(arg)
     if n_pixels is None:
         return 1.0, "white (ratios are already target/base)"
     return sigma0**2 / n_pixels, f"white, pixel std {sigma0}"
+
+
+def _white_std(arg: str) -> float:
+    """σ0 of ``white:σ0`` (1 for plain ``white``)."""
+    if not arg:
+        return 1.0
+    sigma0 = _numbers(arg, "--base white:σ0", (1, 1))[0]
+    if sigma0 <= 0:
+        raise ConfigError(f"--base white:σ0 needs σ0 > 0, got {sigma0}", hint="σ0 is the pixel standard deviation, e.g. --base white:10")
+    return sigma0
 
 
 @dataclass
@@ -113,9 +128,15 @@ class GeneralMixtureTarget:
                 "base_var": self.base_var, **(self.info or {})}
 
 
-def build_target(cfg) -> GaussianTarget | MixtureTarget | GeneralMixtureTarget:
+def build_target(cfg, *, apply_base: bool = False) -> GaussianTarget | MixtureTarget | GeneralMixtureTarget:
     """Build the single target named by the options (--ratio, --matern, --spectrum/--data, --gmm,
-    --gmm-file)."""
+    --gmm-file).
+
+    ``apply_base=True`` (design-schedule) makes ``--base`` act on every target: ``--gmm M`` over
+    ``white:σ0`` has separation M/σ0 in base units, ``--ratio`` refuses a base (a ratio is already
+    target/base), and ``spectral`` without FILE means the target file's own stored spectrum. With
+    False (gaussian-check) ``--base`` acts on field targets and mixture files only, as it always has.
+    """
     spectrum = getattr(cfg, "spectrum", None) or getattr(cfg, "data", None)
     gmm_file = getattr(cfg, "gmm_file", None)
     given = [bool(cfg.ratios), cfg.matern is not None, getattr(cfg, "spectrum", None) is not None,
@@ -128,6 +149,9 @@ def build_target(cfg) -> GaussianTarget | MixtureTarget | GeneralMixtureTarget:
     if gmm_file is not None:
         return _mixture_file_target(gmm_file, cfg.base)
     if cfg.ratios:
+        if apply_base and cfg.base != "white":
+            raise ConfigError(f"--base {cfg.base} does not apply to --ratio: a ratio λ is already target/base per mode",
+                              hint="drop --base, or give the target's power with --data/--spectrum FILE and the base with --base")
         lam = torch.tensor(cfg.ratios, dtype=torch.float64)
         if not bool(torch.isfinite(lam).all()) or not bool((lam > 0).all()):
             raise ConfigError(f"every ratio λ must be > 0 and finite, got {list(cfg.ratios)}", hint="e.g. --ratio 1e-4")
@@ -136,18 +160,43 @@ def build_target(cfg) -> GaussianTarget | MixtureTarget | GeneralMixtureTarget:
         vals = _numbers(cfg.matern, "--matern N[,s,ell]", (1, 3))
         n, s, ell = int(vals[0]), (vals[1] if len(vals) > 1 else 3.0), (vals[2] if len(vals) > 2 else 1.0)
         if n != vals[0] or n < 4 or n % 2:
-            raise ConfigError(f"--matern N needs an even integer N ≥ 4, got {vals[0]}")
+            raise ConfigError(f"--matern N needs an even integer N ≥ 4, got {vals[0]}", hint="e.g. --matern 64 or --matern 128,2,0.5")
         power = spectra.matern_power(n, cfg.dim, s, ell)
-        mu, base_info = white_base_variance(cfg.base, n**cfg.dim)
-        base = torch.full_like(power, mu)
+        if apply_base and cfg.base.partition(":")[0] == "spectral":
+            base, base_info = _spectral_base(cfg.base, power, f"Matérn {n}^{cfg.dim}")
+        else:
+            mu, base_info = white_base_variance(cfg.base, n**cfg.dim)
+            base = torch.full_like(power, mu)
         base.view(-1)[0] = 0.0
         info = {"kind": "matern", "n": n, "dim": cfg.dim, "s": s, "ell": ell,
                 "sigma2": spectra.matern_default_sigma2(s, ell), "base": base_info}
         return GaussianTarget(power, base, cfg.dim, n, info)
     if spectrum is not None:
-        return _spectrum_target(spectrum, cfg.base)
+        return _spectrum_target(spectrum, cfg.base, apply_base)
     vals = _numbers(cfg.gmm, "--gmm M[,p]", (1, 2))
-    return MixtureTarget(vals[0], vals[1] if len(vals) > 1 else 0.5)
+    p = vals[1] if len(vals) > 1 else 0.5
+    if not apply_base:
+        return MixtureTarget(vals[0], p)
+    name, _, arg = cfg.base.partition(":")
+    if name != "white":
+        raise ConfigError(f"--base {cfg.base} does not apply to --gmm: its components share the base covariance σ0² I",
+                          hint="use --base white or white:σ0; a spectral base needs a field target (--data/--spectrum)")
+    sigma0 = _white_std(arg)
+    info = None if not arg else {"M_given": vals[0], "base": f"white, std {sigma0}", "note": "M = M_given/σ0 (base units)"}
+    two_mode.check_two_mode(vals[0], p)
+    return MixtureTarget(vals[0] / sigma0, p, info=info)
+
+
+def _spectral_base(base: str, power: Tensor, what: str) -> tuple[Tensor, str]:
+    """Per-mode base power of ``spectral`` (the target's own: every ratio 1) or ``spectral:FILE``."""
+    path = base.partition(":")[2]
+    if not path:
+        return power.clone(), "spectral (the target's own spectrum: every ratio is 1)"
+    base_power, _ = _stored_power(path)
+    if base_power.shape != power.shape:
+        raise ConfigError(f"base spectrum grid {tuple(base_power.shape)} of {path} differs from the {what} grid {tuple(power.shape)}",
+                          hint="use a base spectrum at the same resolution (sictl prepare --resolution N)")
+    return base_power.clone(), f"spectral ({path})"
 
 
 def _stored_power(path: str) -> tuple[Tensor, str | None]:
@@ -162,21 +211,19 @@ def _stored_power(path: str) -> tuple[Tensor, str | None]:
     power = torch.as_tensor(ds.stats.mode_power, dtype=torch.float64)
     shape = tuple(power.shape)
     if len(set(shape)) != 1 or shape[0] % 2:
-        raise ConfigError(f"{path}: spectrum grid {shape} is not square with an even side")
+        raise ConfigError(f"{path}: spectrum grid {shape} is not square with an even side",
+                          hint="the stored stats/mode_power must be the full FFT grid (N,)*dim with N even; re-run `sictl prepare`")
     if not bool((power > 0).any()):
-        raise ConfigError(f"{path}: the stored spectrum is empty (all modes have zero power)")
+        raise ConfigError(f"{path}: the stored spectrum is empty (all modes have zero power)",
+                          hint="the dataset's samples are constant; check the data or re-run `sictl prepare`")
     return power, (file_checksum(path) if str(path) != "-" else None)
 
 
-def _spectrum_target(path: str, base: str) -> GaussianTarget:
+def _spectrum_target(path: str, base: str, apply_base: bool = False) -> GaussianTarget:
     power, checksum = _stored_power(path)
     n, dim = power.shape[0], power.ndim
-    if base.startswith("spectral:"):
-        base_power, _ = _stored_power(base.partition(":")[2])
-        if base_power.shape != power.shape:
-            raise ConfigError(f"base spectrum grid {tuple(base_power.shape)} differs from the target's {tuple(power.shape)}",
-                              hint="use a base spectrum at the same resolution")
-        base_var, base_info = base_power.clone(), f"spectral ({base.partition(':')[2]})"
+    if base.startswith("spectral:") or (apply_base and base == "spectral"):
+        base_var, base_info = _spectral_base(base, power, f"{path}")
     else:
         mu, base_info = white_base_variance(base, n**dim)
         base_var = torch.full_like(power, mu)
@@ -198,16 +245,18 @@ def _mixture_file_target(path: str, base: str) -> GeneralMixtureTarget:
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:
         raise ConfigError(f"{path} is not valid JSON ({exc})", hint='e.g. {"weights": [0.3, 0.7], "means": [[5], [-5]], "covs": [1, 1]}') from None
     if not isinstance(spec, dict) or not {"weights", "means"} <= set(spec):
-        raise ConfigError(f"{path}: expected an object with 'weights', 'means' and 'covs'")
+        raise ConfigError(f"{path}: expected an object with 'weights', 'means' and 'covs'",
+                          hint='e.g. {"weights": [0.3, 0.7], "means": [[5], [-5]], "covs": [1, 1]}')
     spec.setdefault("covs", [1.0] * len(spec["weights"]))
     try:
         mixture = GaussianMixture.from_dict(spec)
     except (TypeError, ValueError) as exc:
-        raise ConfigError(f"{path}: malformed mixture ({exc})") from None
+        raise ConfigError(f"{path}: malformed mixture ({exc})",
+                          hint="weights (K,), means (K, d), covs: K variances, K diagonals or K d×d matrices") from None
     name, _, arg = base.partition(":")
     if name != "white":
-        raise ConfigError(f"unknown base {base!r} for a mixture", hint="use white or white:σ0")
-    base_var = _numbers(arg, "--base white:σ0", (1, 1))[0] ** 2 if arg else 1.0
+        raise ConfigError(f"unknown base {base!r} for a mixture", hint="use white or white:σ0 (base N(0, σ0² I))")
+    base_var = _white_std(arg) ** 2
     from sictl.io import file_checksum
 
     return GeneralMixtureTarget(mixture, base_var, {"path": str(path)}, file_checksum(path))
