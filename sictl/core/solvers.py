@@ -4,8 +4,16 @@ Every solver is a small class with one method of one signature::
 
     step(drift, t0, t1, x, memory, *, generator=None, noise=None) -> x_next
 
-``memory`` is a dict the solver may use across steps (multistep methods); ``noise`` lets a caller
-supply the Gaussian increment of a stochastic step (it is drawn from the drift's base otherwise).
+``memory`` is a dict the solver may use across steps (multistep methods, schedule values); ``noise``
+lets a caller supply the Gaussian increment of a stochastic step (it is drawn from the drift's base
+otherwise). A step never modifies its inputs (``x``, the drift's outputs) and returns a new tensor.
+
+The sampler's own work between drift evaluations is memory-bound, so each step is written as the
+fewest fused passes over the state: stage states and the update are ``x + Σ c_i k_i`` built with
+``torch.add(..., alpha=)`` and in-place ``add_`` on the fresh result, with the scalar coefficients
+(schedule values, step sizes) computed once per step in float64 python floats. The results equal
+the textbook formulas up to round-off.
+
 :func:`integrate` runs the loop over a grid and counts drift evaluations (NFE) for the record.
 Adding a solver means one class here and one line in :data:`SOLVERS`.
 """
@@ -20,7 +28,7 @@ from typing import NamedTuple
 import torch
 from torch import Tensor
 
-from sictl.core.conversions import eps_star, eta_x_from_velocity, eta_z_from_velocity
+from sictl.core.conversions import eps_star
 from sictl.core.drifts import CountingDrift, Drift
 from sictl.core.schedules import Schedule, as_time
 from sictl.errors import ConfigError
@@ -48,11 +56,62 @@ class Solver:
         raise NotImplementedError  # pragma: no cover
 
 
+def _combine(x: Tensor, *terms: tuple[float, Tensor]) -> Tensor:
+    """x + Σ c_i k_i as a new tensor: one fused pass per term, no temporaries, inputs untouched.
+
+    The sampler's own arithmetic is memory-bound, so each step is written as the fewest such passes.
+    The result is freshly allocated after every k_i exists, so it never aliases a drift's output.
+    """
+    (c, k), *rest = terms
+    out = torch.add(x, k, alpha=c)
+    for c, k in rest:
+        out.add_(k, alpha=c)
+    return out
+
+
+def _scaled(x: Tensor, a: float, *terms: tuple[float, Tensor]) -> Tensor:
+    """a x + Σ c_i k_i as a new tensor, in 1 + len(terms) passes."""
+    out = torch.mul(x, a)
+    for c, k in terms:
+        out.add_(k, alpha=c)
+    return out
+
+
+class _Values(NamedTuple):
+    """α, β, α̇, β̇ and the Wronskian W = αβ̇ − α̇β at one time, as python floats (float64)."""
+
+    alpha: float
+    beta: float
+    alpha_dot: float
+    beta_dot: float
+    w: float
+
+    @property
+    def log_snr(self) -> float:
+        """ℓ = log(β/α): −∞ where β = 0, +∞ where α = 0."""
+        if self.beta <= 0:
+            return -math.inf
+        return math.inf if self.alpha <= 0 else math.log(self.beta) - math.log(self.alpha)
+
+
+def _values(schedule: Schedule, t: float, memory: dict) -> _Values:
+    """Schedule values at ``t`` in float64, remembered in ``memory`` (a step's t1 is the next step's t0)."""
+    cache = memory.setdefault("values", {})
+    v = cache.get(t)
+    if v is None:
+        a, b, ad, bd = (float(q) for q in schedule(as_time(float(t))))
+        w = a * bd - ad * b if math.isfinite(bd) else math.inf  # β̇(0) = ∞ for the designed schedule
+        v = cache[t] = _Values(a, b, ad, bd, w)
+        if len(cache) > 4:
+            cache.pop(next(iter(cache)))
+    return v
+
+
 class Euler(Solver):
     name = "euler"
 
     def step(self, drift, t0, t1, x, memory, *, generator=None, noise=None):
-        return x + (t1 - t0) * drift.velocity(t0, x)
+        return torch.add(x, drift.velocity(t0, x), alpha=float(t1 - t0))
 
 
 class Heun(Solver):
@@ -61,18 +120,19 @@ class Heun(Solver):
     name, nfe_per_step = "heun", 2
 
     def step(self, drift, t0, t1, x, memory, *, generator=None, noise=None):
-        h = t1 - t0
+        h = float(t1 - t0)
         k1 = drift.velocity(t0, x)
-        k2 = drift.velocity(t1, x + h * k1)
-        return x + 0.5 * h * (k1 + k2)
+        k2 = drift.velocity(t1, _combine(x, (h, k1)))
+        return _combine(x, (h / 2, k1), (h / 2, k2))
 
 
 class Midpoint(Solver):
     name, nfe_per_step = "midpoint", 2
 
     def step(self, drift, t0, t1, x, memory, *, generator=None, noise=None):
-        h = t1 - t0
-        return x + h * drift.velocity(t0 + 0.5 * h, x + 0.5 * h * drift.velocity(t0, x))
+        h = float(t1 - t0)
+        k1 = drift.velocity(t0, x)
+        return _combine(x, (h, drift.velocity(t0 + 0.5 * h, _combine(x, (h / 2, k1)))))
 
 
 class RK4(Solver):
@@ -81,12 +141,12 @@ class RK4(Solver):
     name, nfe_per_step = "rk4", 4
 
     def step(self, drift, t0, t1, x, memory, *, generator=None, noise=None):
-        h = t1 - t0
+        h = float(t1 - t0)
         k1 = drift.velocity(t0, x)
-        k2 = drift.velocity(t0 + h / 2, x + h / 2 * k1)
-        k3 = drift.velocity(t0 + h / 2, x + h / 2 * k2)
-        k4 = drift.velocity(t1, x + h * k3)
-        return x + h / 6 * (k1 + 2 * k2 + 2 * k3 + k4)
+        k2 = drift.velocity(t0 + h / 2, _combine(x, (h / 2, k1)))
+        k3 = drift.velocity(t0 + h / 2, _combine(x, (h / 2, k2)))
+        k4 = drift.velocity(t1, _combine(x, (h, k3)))
+        return _combine(x, (h / 6, k1), (h / 3, k2), (h / 3, k3), (h / 6, k4))
 
 
 class RK4ThreeEighths(Solver):
@@ -95,33 +155,35 @@ class RK4ThreeEighths(Solver):
     name, nfe_per_step = "rk4-38", 4
 
     def step(self, drift, t0, t1, x, memory, *, generator=None, noise=None):
-        h = t1 - t0
+        h = float(t1 - t0)
         k1 = drift.velocity(t0, x)
-        k2 = drift.velocity(t0 + h / 3, x + h / 3 * k1)
-        k3 = drift.velocity(t0 + 2 * h / 3, x + h * (k2 - k1 / 3))
-        k4 = drift.velocity(t1, x + h * (k1 - k2 + k3))
-        return x + h / 8 * (k1 + 3 * k2 + 3 * k3 + k4)
+        k2 = drift.velocity(t0 + h / 3, _combine(x, (h / 3, k1)))
+        k3 = drift.velocity(t0 + 2 * h / 3, _combine(x, (h, k2), (-h / 3, k1)))
+        k4 = drift.velocity(t1, _combine(x, (h, k1), (-h, k2), (h, k3)))
+        return _combine(x, (h / 8, k1), (3 * h / 8, k2), (3 * h / 8, k3), (h / 8, k4))
 
 
-def _data_prediction(drift: Drift, t0: float, x: Tensor):
-    """(schedule values at t0, η_x(t0, x)) from one velocity evaluation."""
-    v0 = drift.schedule(as_time(t0).to(x))
-    return v0, eta_x_from_velocity(v0, x, drift.velocity(t0, x))
+def _frozen_eta_step(v0: _Values, v1: _Values) -> tuple[float, float, float, float]:
+    """(a, p, q, c): x1 = a x0 + c η_x is exact for frozen η_x (a = α1/α0, c = β1 − α1β0/α0), and
+    η_x(t0, x0) = p b + q x0 with p = α0/W0, q = −α̇0/W0 (b the velocity at x0)."""
+    c = v1.beta - v1.alpha * v0.beta / v0.alpha
+    return v1.alpha / v0.alpha, v0.alpha / v0.w, -v0.alpha_dot / v0.w, c
 
 
 class ExpInt1(Solver):
     """First-order exponential integrator in data-prediction form (the DDIM analogue).
 
     With ρ = β/α the ODE reads d(x/α)/dt = η_x dρ/dt, exact for frozen η_x:
-    x1 = (α1/α0) x0 + (β1 − α1 β0/α0) η_x(t0, x0). Valid for any (α, β).
+    x1 = (α1/α0) x0 + (β1 − α1 β0/α0) η_x(t0, x0), η_x = (α0 b − α̇0 x0)/W0. Valid for any (α, β).
+    Written as one combination of x0 and b (two passes).
     """
 
     name = "expint1"
 
     def step(self, drift, t0, t1, x, memory, *, generator=None, noise=None):
-        v0, eta = _data_prediction(drift, t0, x)
-        v1 = drift.schedule(as_time(t1).to(x))
-        return (v1.alpha / v0.alpha) * x + (v1.beta - v1.alpha * v0.beta / v0.alpha) * eta
+        v0, v1 = _values(drift.schedule, t0, memory), _values(drift.schedule, t1, memory)
+        a, p, q, c = _frozen_eta_step(v0, v1)
+        return _scaled(x, a + c * q, (c * p, drift.velocity(t0, x)))
 
 
 class ExpInt2(Solver):
@@ -130,22 +192,27 @@ class ExpInt2(Solver):
     η_x is extrapolated linearly in log-SNR ℓ = log(β/α) from the previous step:
     D = (1 + 1/(2r)) η_i − η_{i−1}/(2r), r = h_{i−1}/h_i, x1 = (α1/α0) x0 + β1 (1 − e^{−h}) D.
     The first step (and a step that reaches α = 0) is first order. One drift evaluation per step.
+    η_{i−1} is kept as the previous (x, b) pair and its coefficients, so a step is one combination
+    of four tensors and stores nothing new.
     """
 
     name = "expint2"
 
     def step(self, drift, t0, t1, x, memory, *, generator=None, noise=None):
-        v0, eta = _data_prediction(drift, t0, x)
-        v1 = drift.schedule(as_time(t1).to(x))
-        ell0 = torch.log(v0.beta / v0.alpha)
-        ell1 = torch.log(v1.beta / v1.alpha)
-        h = ell1 - ell0
-        d = eta
-        if "eta" in memory and bool(torch.isfinite(h)) and bool(torch.isfinite(memory["ell"])):
-            r = (ell0 - memory["ell"]) / h
-            d = (1 + 0.5 / r) * eta - (0.5 / r) * memory["eta"]
-        memory["eta"], memory["ell"] = eta, ell0
-        return (v1.alpha / v0.alpha) * x + (v1.beta - v1.alpha * v0.beta / v0.alpha) * d
+        v0, v1 = _values(drift.schedule, t0, memory), _values(drift.schedule, t1, memory)
+        a, p, q, c = _frozen_eta_step(v0, v1)
+        b = drift.velocity(t0, x)
+        ell0, h = v0.log_snr, v1.log_snr - v0.log_snr
+        prev = memory.get("eta")
+        if prev is not None and math.isfinite(h) and math.isfinite(prev[0]):
+            ell_p, p_p, q_p, b_p, x_p = prev
+            r = (ell0 - ell_p) / h
+            cn, cp = c * (1 + 0.5 / r), -c * 0.5 / r
+            out = _scaled(x, a + cn * q, (cn * p, b), (cp * p_p, b_p), (cp * q_p, x_p))
+        else:
+            out = _scaled(x, a + c * q, (c * p, b))
+        memory["eta"] = (ell0, p, q, b, x)  # η_x(t0) = p b + q x
+        return out
 
 
 @dataclass
@@ -154,7 +221,8 @@ class EulerMaruyama(Solver):
 
     The SDE is preconditioned by the base covariance C0 (identity for a white unit base, where it is
     the SDE of SPEC §1), so that ε keeps its meaning and ε* stays optimal for any Gaussian base.
-    Since C0 s = −η_z/α, one velocity evaluation per step gives both terms.
+    Since C0 s = −η_z/α with η_z = (β̇ x − β b)/W, one velocity evaluation per step gives both terms,
+    and the step is one combination of x, b and the noise.
 
     Args:
         diffusion: ε(t) ≥ 0 as a callable of a scalar time tensor.
@@ -165,17 +233,17 @@ class EulerMaruyama(Solver):
     stochastic = True
 
     def step(self, drift, t0, t1, x, memory, *, generator=None, noise=None):
-        h = t1 - t0
+        h = float(t1 - t0)
         b = drift.velocity(t0, x)
         if self.diffusion is None:
-            return x + h * b
-        tt = as_time(t0).to(x)
-        eps = self.diffusion(tt)
-        v0 = drift.schedule(tt)
-        eta_z = eta_z_from_velocity(v0, x, b)
+            return torch.add(x, b, alpha=h)
+        eps = float(self.diffusion(as_time(float(t0))))
+        v0 = _values(drift.schedule, t0, memory)
         if noise is None:
             noise = drift.sample_base(tuple(x.shape), generator=generator, like=x)
-        return x + h * (b - (eps / v0.alpha) * eta_z) + torch.sqrt(2 * eps * h) * noise
+        g = h * eps / v0.alpha  # x1 = x + h b − g η_z + √(2εh) n
+        bdot_w = 1.0 / (v0.alpha - v0.alpha_dot * v0.beta / v0.beta_dot)  # β̇/W, 1/α where β̇ = ∞
+        return _scaled(x, 1.0 - g * bdot_w, (h + g * v0.beta / v0.w, b), (math.sqrt(2 * eps * h), noise))
 
 
 SOLVERS: dict[str, type[Solver]] = {
@@ -201,7 +269,7 @@ def make_diffusion(spec: str, schedule: Schedule) -> Callable[[Tensor], Tensor] 
         except ValueError:
             raise ConfigError(f"diffusion {spec!r}: expected const:<number>", hint="e.g. --diffusion const:0.5") from None
         if not (math.isfinite(c) and c >= 0):
-            raise ConfigError(f"diffusion constant must be ≥ 0, got {c}")
+            raise ConfigError(f"diffusion constant must be ≥ 0, got {c}", hint="e.g. --diffusion const:0.5, or optimal for ε*")
         return lambda t: torch.full_like(t, c)
     if name == "optimal":
         return lambda t: eps_star(schedule(t))
@@ -226,14 +294,16 @@ def time_grid(kind: str, steps: int, t_min: float, t_max: float, schedule: Sched
     if not isinstance(steps, int) or steps < 1:
         raise ConfigError(f"steps must be a positive integer, got {steps!r}", hint="steps counts grid intervals, e.g. 19")
     if not (0.0 <= t_min < t_max <= 1.0):
-        raise ConfigError(f"need 0 ≤ t-min < t-max ≤ 1, got t-min={t_min}, t-max={t_max}")
+        raise ConfigError(f"need 0 ≤ t-min < t-max ≤ 1, got t-min={t_min}, t-max={t_max}",
+                          hint="the defaults are --t-min 1e-4 --t-max 0.9999")
     if kind == "uniform":
         ts = torch.linspace(t_min, t_max, steps + 1, dtype=torch.float64)
     elif kind == "logsnr":
         if schedule is None:
-            raise ConfigError("the logsnr grid needs a schedule")
+            raise ConfigError("the logsnr grid needs a schedule", hint="pass the sampling schedule, or use the uniform grid")
         if t_min <= 0.0 or t_max >= 1.0:
-            raise ConfigError("the logsnr grid needs 0 < t-min and t-max < 1 (log-SNR is infinite at the ends)")
+            raise ConfigError("the logsnr grid needs 0 < t-min and t-max < 1 (log-SNR is infinite at the ends)",
+                              hint="e.g. --t-min 1e-4 --t-max 0.9999 (the defaults)")
         ends = schedule.log_snr(torch.tensor([t_min, t_max], dtype=torch.float64))
         ts = schedule.time_at_log_snr(torch.linspace(float(ends[0]), float(ends[1]), steps + 1, dtype=torch.float64))
     else:

@@ -130,6 +130,60 @@ def test_rk4_38_evaluates_at_the_three_eighths_nodes():
     assert drift.times == pytest.approx([0.0, 0.1, 0.2, 0.3], abs=1e-15)
 
 
+# ---- steps never write into their inputs (the fused in-place arithmetic) ------------------------------------------------
+class Growth(Drift):
+    """b(t, x) = x, returned as the very tensor it was given (the worst case for in-place updates)."""
+
+    def __init__(self):
+        self.schedule = Linear()
+
+    def velocity(self, t, x):
+        return x
+
+
+@pytest.mark.parametrize(
+    ("name", "gain"),
+    [
+        ("euler", lambda h: 1 + h),
+        ("heun", lambda h: 1 + h + h**2 / 2),
+        ("midpoint", lambda h: 1 + h + h**2 / 2),
+        ("rk4", lambda h: 1 + h + h**2 / 2 + h**3 / 6 + h**4 / 24),
+        ("rk4-38", lambda h: 1 + h + h**2 / 2 + h**3 / 6 + h**4 / 24),
+    ],
+)
+def test_runge_kutta_steps_on_x_prime_equals_x_even_when_the_drift_returns_its_input(name, gain):
+    """One step of x' = x multiplies x by the method's stability polynomial, exactly; x itself is untouched."""
+    x = torch.tensor([[1.0, -2.0], [0.5, 3.0]], dtype=F64)
+    before = x.clone()
+    for t0, t1 in [(0.1, 0.35), (0.5, 0.52)]:
+        out = make_solver(name).step(Growth(), t0, t1, x, {})
+        assert torch.allclose(out, gain(t1 - t0) * before, rtol=1e-15, atol=0)
+        assert torch.equal(x, before) and out.data_ptr() != x.data_ptr()
+
+
+@pytest.mark.parametrize("name", list(SOLVERS))
+def test_steps_leave_the_state_and_the_drift_outputs_unchanged(name):
+    """Every solver over a few steps of a non-linear drift: no input state and no drift output is modified."""
+    seen: list[tuple[torch.Tensor, torch.Tensor]] = []
+
+    class Recording(WigglyDrift):
+        def velocity(self, t, x):
+            b = super().velocity(t, x)
+            seen.append((x, x.clone()))
+            seen.append((b, b.clone()))
+            return b
+
+    drift = Recording(Trig())
+    solver = make_solver(name, diffusion=make_diffusion("const:0.3", drift.schedule)) if name == "em" else make_solver(name)
+    x = torch.randn(4, 3, generator=torch.Generator().manual_seed(1), dtype=F64)
+    states, memory = [(x, x.clone())], {}
+    ts = [0.1, 0.3, 0.45, 0.7]
+    for t0, t1 in zip(ts[:-1], ts[1:]):
+        x = solver.step(drift, t0, t1, x, memory, noise=torch.ones_like(x))
+        states.append((x, x.clone()))
+    assert all(torch.equal(a, b) for a, b in states + seen)
+
+
 # ---- exact per-mode gains of Euler and Heun ---------------------------------------------------------------------
 GAIN_CASES = [
     ("linear", Linear(), [1e-4, 0.01, 0.3, 1.0, 4.0]),
