@@ -104,6 +104,7 @@ class FourierGaussianDrift(Drift):
         self.target_power = torch.as_tensor(target_power, dtype=torch.float64)
         self.base_power = torch.as_tensor(base_power, dtype=torch.float64).expand_as(self.target_power)
         self.ndim = self.target_power.ndim
+        self._colour: dict[tuple, Tensor] = {}  # (dtype, device) -> filter of sample_base
 
     def _dims(self) -> tuple[int, ...]:
         return tuple(range(-self.ndim, 0))
@@ -112,19 +113,45 @@ class FourierGaussianDrift(Drift):
         """a_k(t) on the FFT grid."""
         return gaussian_mode_rate(self.schedule, t, self.base_power, self.target_power)
 
+    def _even_half(self, p: Tensor) -> Tensor:
+        """½(p_k + p_{−k}) on the half (rfft) grid k_last = 0..N_last/2."""
+        dims = self._dims()
+        mirrored = torch.roll(torch.flip(p, dims), shifts=(1,) * self.ndim, dims=dims)  # p at −k
+        return (0.5 * (p + mirrored))[..., : p.shape[-1] // 2 + 1]
+
     def velocity(self, t, x):
+        """Re(ifft(a ⊙ fft(x))), computed as irfft(½(a_k + a_{−k}) ⊙ fft(x) on the half grid).
+
+        For real x the two are equal (the real part keeps the even part of the multiplier); the
+        inverse real transform returns a compact real tensor instead of a strided view of a complex
+        one twice its size.
+        """
         dims = self._dims()
         xh = torch.fft.fftn(x, dim=dims, norm="forward")
-        rate = self.rate(t).to(device=x.device, dtype=xh.real.dtype)
-        return torch.fft.ifftn(rate * xh, dim=dims, norm="forward").real.to(x.dtype)
+        rate = self._even_half(self.rate(t)).to(device=x.device, dtype=xh.real.dtype)
+        half = xh[..., : rate.shape[-1]] * rate
+        return torch.fft.irfftn(half, s=tuple(self.target_power.shape), dim=dims, norm="forward").to(x.dtype)
+
+    def _filter(self, dtype: torch.dtype, device) -> Tensor:
+        """√(n S0_k) on the half (rfft) grid, S0 symmetrised over ±k; computed once per dtype and device."""
+        key = (dtype, str(device))
+        if key not in self._colour:
+            amp = (self._even_half(self.base_power) * self.base_power.numel()).sqrt()
+            self._colour[key] = amp.to(device=device, dtype=dtype).contiguous()
+        return self._colour[key]
 
     def sample_base(self, shape, *, generator, like):
-        """Re(ifft(√S0 ⊙ (ξ_r + iξ_i))): a real field with E|ẑ_k|² = S0_k (scale_adaptive.md §1.2)."""
+        """A real field with E|ẑ_k|² = S0_k, independent over k up to ẑ_{−k} = conj ẑ_k (scale_adaptive.md §1.2).
+
+        White noise w ~ N(0, I) filtered in Fourier space: z = irfft(√(n S0) ⊙ rfft(w)), n the number of
+        grid points, so E|ŵ_k|² = 1/n gives E|ẑ_k|² = S0_k (the mean and Nyquist modes included). This is
+        the law of Re(ifft(√S0 ⊙ (ξ_r + iξ_i))) with half the random numbers and half-size transforms.
+        """
         dims = self._dims()
-        xr = torch.randn(shape, generator=generator, dtype=like.dtype, device=like.device)
-        xi = torch.randn(shape, generator=generator, dtype=like.dtype, device=like.device)
-        amp = self.base_power.to(device=like.device, dtype=like.dtype).sqrt()
-        return torch.fft.ifftn(amp * torch.complex(xr, xi), dim=dims, norm="forward").real
+        w = torch.randn(shape, generator=generator, dtype=like.dtype, device=like.device)
+        spec = torch.fft.rfftn(w, dim=dims, norm="forward")
+        spec.mul_(self._filter(like.dtype, like.device))
+        return torch.fft.irfftn(spec, s=tuple(self.target_power.shape), dim=dims, norm="forward")
 
 
 class TransferredDrift(Drift):
