@@ -54,7 +54,8 @@ def sample(
         raise ConfigError("give the drift: --exact FILE (a dataset or a mixture JSON file)",
                           hint="sampling from a trained checkpoint arrives with `sictl train`")
     if output is None:
-        raise ConfigError("sample writes a samples file: give -o PATH ('-' = stdout)")
+        raise ConfigError("sample writes a samples file: give -o PATH ('-' = stdout)",
+                          hint="e.g. sictl sample --exact grf.h5 -o samples.h5")
     if output == "-" and json_out:
         raise ConfigError("-o - and --json both want stdout", hint="write the samples to a file, or drop --json")
     for path in (output, save_noise):

@@ -61,7 +61,8 @@ class SamplesMeta:
         nfe: true number of drift evaluations per sample.
         grid: ``"uniform"``, ``"logsnr"`` or ``"file:<path>"``.
         drift_checksum: ``"sha256:..."`` of the checkpoint or exact-drift file.
-        schedule_checksum: ``"sha256:..."`` of the schedule file ("" for a named schedule).
+        schedule_checksum: ``"sha256:..."`` of the schedule file, or of a named schedule's canonical
+            description (sorted JSON of ``{"family", "params"}``); "" when the attribute is absent.
         wall_time_s: wall-clock seconds spent sampling.
         normalization_constant: the dataset constant the samples were multiplied by (data units).
         grid_times: (steps + 1,) float64 time grid actually used, or None.
@@ -151,7 +152,8 @@ class SamplesWriter(AtomicH5Writer):
         self.meta = meta
         self.sample_shape = tuple(int(d) for d in sample_shape)
         if not 1 <= len(self.sample_shape) <= 4 or min(self.sample_shape) < 1:
-            raise ConfigError(f"sample shape must be (C, *spatial) or (dim,), got {self.sample_shape}")
+            raise ConfigError(f"sample shape must be (C, *spatial) or (dim,), got {self.sample_shape}",
+                              hint="fields are (channels, *spatial) with 1 to 3 spatial axes; vectors are (dim,)")
         self._expected, self._compression = n, compression
         self._count = 0
         self._indexed: bool | None = None
@@ -179,17 +181,20 @@ class SamplesWriter(AtomicH5Writer):
         x = np.asarray(batch, dtype=np.float32)
         if x.shape[1:] != self.sample_shape:
             raise ShapeError(
-                f"samples: expected (b, {', '.join(map(str, self.sample_shape))}), got {x.shape}"
+                f"samples: expected (b, {', '.join(map(str, self.sample_shape))}), got {x.shape}",
+                hint="every batch must have the sample shape the writer was opened with",
             )
         if self._indexed is not None and self._indexed != (condition_index is not None):
-            raise ShapeError("condition_index must be given with every batch or with none")
+            raise ShapeError("condition_index must be given with every batch or with none",
+                             hint="forecast samples pass it with every append; unconditional ones never do")
         self._indexed = condition_index is not None
         pieces = {"samples": x}
         if self._indexed:
             pieces["condition_index"] = np.asarray(condition_index, dtype=np.int64).reshape(-1)
             if len(pieces["condition_index"]) != len(x):
                 raise ShapeError(
-                    f"condition_index has {len(pieces['condition_index'])} entries for {len(x)} samples"
+                    f"condition_index has {len(pieces['condition_index'])} entries for {len(x)} samples",
+                    hint="give one index into the dataset's pairs/ per sample of the batch",
                 )
             if "condition_index" not in f:
                 f.create_dataset(
@@ -207,9 +212,10 @@ class SamplesWriter(AtomicH5Writer):
 
     def _finish(self, f: h5py.File) -> None:
         if self._count == 0:
-            raise ShapeError("no samples were appended; nothing to write")
+            raise ShapeError("no samples were appended; nothing to write", hint="append at least one batch before closing")
         if self._expected is not None and self._count != self._expected:
-            raise ShapeError(f"expected {self._expected} samples, got {self._count}")
+            raise ShapeError(f"expected {self._expected} samples, got {self._count}",
+                             hint="the writer was opened with n=...; append exactly that many samples")
         m = self.meta
         write_root_attrs(f, "samples", config=m.config, inputs=m.inputs, seed=m.seed)
         write_attrs(
@@ -273,7 +279,8 @@ def read_samples(path: str | os.PathLike) -> SamplesFile:
             seed=prov.seed,
         )
         if index is not None and len(index) != ds.shape[0]:
-            raise SchemaError(f"{name}: /condition_index has {len(index)} entries for {ds.shape[0]} samples")
+            raise SchemaError(f"{name}: /condition_index has {len(index)} entries for {ds.shape[0]} samples",
+                              hint="the file is inconsistent (truncated or edited); write it again with `sictl sample`")
         return SamplesFile(
             str(path), local_input_path(path), meta, ds.shape[0], tuple(ds.shape[1:]), index, prov
         )
@@ -289,7 +296,7 @@ def iter_samples_batches(
             :func:`count_nonfinite` to count them instead).
     """
     if batch_size < 1:
-        raise ConfigError(f"batch size must be >= 1, got {batch_size}")
+        raise ConfigError(f"batch size must be >= 1, got {batch_size}", hint="e.g. batch_size=256")
     label = name or str(path)
     with open_input(path) as f:
         check_root(f, label, "samples")

@@ -70,9 +70,11 @@ class SampleConfig:
 
     def validate(self) -> None:
         if self.n < 1 or self.batch_size < 1:
-            raise ConfigError(f"--n and --batch-size must be ≥ 1, got {self.n} and {self.batch_size}")
+            raise ConfigError(f"--n and --batch-size must be ≥ 1, got {self.n} and {self.batch_size}",
+                              hint="e.g. --n 2000 --batch-size 256 (the batch size does not change the samples)")
         if self.dtype not in ("float32", "float64"):
-            raise ConfigError(f"--dtype must be float32 or float64, got {self.dtype!r}")
+            raise ConfigError(f"--dtype must be float32 or float64, got {self.dtype!r}",
+                              hint="float32 is the default; float64 for comparisons at integrator tolerance")
         if self.diffusion not in ("0", "none") and self.solver != "em":
             raise ConfigError(f"--diffusion {self.diffusion} needs --solver em", hint="ODE solvers ignore diffusion; use --solver em")
 
@@ -146,7 +148,8 @@ def _gaussian_source(path: str, ds, base: str, checksum: str) -> DriftSource:
 
             other = read_dataset(arg)
             if other.stats is None or other.stats.mode_power is None or other.stats.mode_power.shape != power.shape:
-                raise ConfigError(f"--base spectral:{arg}: needs a dataset with stats/mode_power on the grid {tuple(power.shape)}")
+                raise ConfigError(f"--base spectral:{arg}: needs a dataset with stats/mode_power on the grid {tuple(power.shape)}",
+                                  hint="give a dataset of the same resolution made by `sictl prepare`, or plain --base spectral")
             base_power, info = torch.as_tensor(other.stats.mode_power, dtype=torch.float64), f"spectral ({arg})"
         else:
             base_power, info = power.clone(), "spectral (the dataset's own power)"
@@ -198,7 +201,8 @@ def open_exact_source(path: str, base: str = "white") -> DriftSource:
     if "mixture" in ds.meta.attrs:
         mixture = _mixture_from_json(ds.meta.attrs["mixture"], f"{path} @mixture")
         if not ds.meta.vector or ds.meta.sample_shape != (mixture.dim,):
-            raise SchemaError(f"{path}: @mixture has dimension {mixture.dim} but the samples are {ds.meta.sample_shape}")
+            raise SchemaError(f"{path}: @mixture has dimension {mixture.dim} but the samples are {ds.meta.sample_shape}",
+                              hint="the file is inconsistent; regenerate it with `sictl prepare gmm` or pass the mixture JSON file")
         return _mixture_source(path, mixture, base, ds.meta.normalization.constant, checksum)
     if ds.meta.vector:
         raise ConfigError(f"{path} holds vectors but no @mixture attribute, so there is no exact drift",
@@ -212,17 +216,27 @@ def _is_file(spec: str) -> bool:
     return os.sep in spec or spec.endswith((".h5", ".hdf5")) or os.path.exists(spec)
 
 
-def _schedule(spec: str, source: DriftSource) -> tuple[Schedule, str | None]:
-    """(schedule, checksum of its file or None)."""
+def _schedule(spec: str, source: DriftSource) -> tuple[Schedule, str, dict, bool]:
+    """(schedule, checksum, description {"family", "params"}, whether it is a file).
+
+    A schedule file's checksum is that of its bytes; a named (closed-form) schedule's is the sha256 of
+    its canonical description, family and resolved parameters as sorted JSON (the λ that ``designed``
+    takes from the data included), as design-schedule does for targets that are not files.
+    """
+    from sictl.pipeline.design import _description_checksum
+
     if _is_file(spec):
         from sictl.pipeline.schedule_files import load_schedule
 
-        sched, checksum, _ = load_schedule(spec)
-        return sched, checksum
+        sched, checksum, described = load_schedule(spec)
+        return sched, checksum or _description_checksum(described), described, True
     if spec.partition(":")[0] == "designed" and source.vp_path and ":" not in spec:
         raise ConfigError("`designed` for a mixture is the mixture-optimal schedule, which comes from a file",
                           hint="pass a file made by `sictl design-schedule --gmm M,p` (or --gmm-file)")
-    return make_schedule(spec, default_lam=source.default_lam), None
+    sched = make_schedule(spec, default_lam=source.default_lam)
+    params = sched.describe()
+    described = {"family": params.pop("name"), "params": params}
+    return sched, _description_checksum(described), described, False
 
 
 def _grid(cfg: SampleConfig, schedule: Schedule) -> tuple[torch.Tensor, str, str | None]:
@@ -249,7 +263,8 @@ def _grid(cfg: SampleConfig, schedule: Schedule) -> tuple[torch.Tensor, str, str
     ts = torch.as_tensor(np.asarray(ts, dtype=np.float64).reshape(-1))
     if ts.numel() < 2 or not bool(torch.isfinite(ts).all()) or not bool((torch.diff(ts) > 0).all()) \
             or float(ts[0]) < 0 or float(ts[-1]) > 1:
-        raise ConfigError(f"{path}: a time grid must hold ≥ 2 strictly increasing times in [0, 1]")
+        raise ConfigError(f"{path}: a time grid must hold ≥ 2 strictly increasing times in [0, 1]",
+                          hint="write the times in increasing order, e.g. numpy.save(path, numpy.linspace(1e-4, 1 - 1e-4, 20))")
     return ts, f"file:{path}", file_checksum(path)
 
 
@@ -264,6 +279,8 @@ class Plan:
     ts: torch.Tensor
     grid_label: str
     schedule_checksum: str
+    schedule_description: dict
+    drift_schedule: str  # what the drift is defined under: --drift-schedule, a native schedule, or --schedule
     transfer: bool
     inputs: dict
     dtype: torch.dtype
@@ -274,13 +291,17 @@ def plan(cfg: SampleConfig, source: DriftSource | None = None) -> Plan:
     """Resolve the configuration (files, schedules, grid, solver) without sampling."""
     cfg.validate()
     source = source or open_exact_source(cfg.exact, cfg.base)
-    sched, sched_sum = _schedule(cfg.schedule, source)
+    sched, sched_sum, described, sched_file = _schedule(cfg.schedule, source)
     transfer = cfg.drift_schedule is not None and cfg.drift_schedule != cfg.schedule
+    drift_sum, drift_label = None, cfg.drift_schedule or cfg.schedule
     if transfer:
-        drift_sched, drift_sum = _schedule(cfg.drift_schedule, source)
+        drift_sched, checksum, _, drift_file = _schedule(cfg.drift_schedule, source)
+        drift_sum = checksum if drift_file else None
     else:
-        drift_sched, drift_sum = source.native_schedule or sched, None
+        drift_sched = source.native_schedule or sched
         transfer = source.native_schedule is not None and source.native_schedule.describe() != sched.describe()
+        if transfer:
+            drift_label = _schedule_label(source.native_schedule)
     wrap = VariancePreserving if source.vp_path else (lambda s: s)
     drift = source.drift(drift_sched)
     if transfer:
@@ -289,7 +310,8 @@ def plan(cfg: SampleConfig, source: DriftSource | None = None) -> Plan:
     diffusion = make_diffusion(cfg.diffusion, wrap(sched)) if cfg.solver == "em" else None
     solver = make_solver(cfg.solver, diffusion=diffusion)
     inputs = {source.path: source.checksum}
-    for spec, checksum in ((cfg.schedule, sched_sum), (cfg.drift_schedule, drift_sum), (cfg.grid, grid_sum)):
+    for spec, checksum in ((cfg.schedule, sched_sum if sched_file else None), (cfg.drift_schedule, drift_sum),
+                           (cfg.grid, grid_sum)):
         if checksum:
             inputs[spec] = checksum
     noise_file = None
@@ -305,7 +327,14 @@ def plan(cfg: SampleConfig, source: DriftSource | None = None) -> Plan:
                               f"need {cfg.n} of shape {source.sample_shape}", hint="save the noise with a run of this size")
         inputs[cfg.noise] = file_checksum(cfg.noise)
     dtype = torch.float64 if cfg.dtype == "float64" else torch.float32
-    return Plan(cfg, source, drift, solver, ts, grid_label, sched_sum or "", transfer, inputs, dtype, noise_file)
+    return Plan(cfg, source, drift, solver, ts, grid_label, sched_sum, described, drift_label, transfer, inputs, dtype,
+                noise_file)
+
+
+def _schedule_label(schedule: Schedule) -> str:
+    """A native schedule as text: its name, or its JSON description when it has parameters."""
+    described = schedule.describe()
+    return described["name"] if len(described) == 1 else json.dumps(described, sort_keys=True)
 
 
 def _generator(seed: int, block: int) -> torch.Generator:
@@ -324,29 +353,47 @@ class _Noise:
 
     def draw(self) -> torch.Tensor:
         parts = [self.drift.sample_base((NOISE_BLOCK, *self.shape), generator=g, like=self.like) for g in self.gens]
-        full = torch.cat(parts)
+        full = parts[0] if len(parts) == 1 else torch.cat(parts)
         offset = self.blocks[0] * NOISE_BLOCK
         return full[self.start - offset : self.stop - offset]
 
 
 def sample_batch(p: Plan, start: int, stop: int, *, callback=None) -> tuple[torch.Tensor, torch.Tensor, int]:
-    """Samples [start, stop) in normalised units: (final states, base draws, NFE per sample)."""
+    """Samples [start, stop) in normalised units: (final states, base draws, NFE per sample).
+
+    The solvers never write into their inputs, so the state starts as the base draws themselves
+    (no copy when dtype and device already match) and the draws returned are untouched.
+    """
     noise = _Noise(p.drift, p.cfg.seed, p.source.sample_shape, start, stop)
-    # always drawn, so the SDE noise stream does not depend on --noise; float32, what a noise file
-    # stores, so a run that reads its --save-noise file back repeats itself exactly
-    z = noise.draw()
-    if p.noise_file is not None:
+    stochastic = p.solver.stochastic
+    if p.noise_file is None:
+        z = noise.draw()  # float32, what a noise file stores: a run reading its --save-noise file repeats itself
+    else:
+        if stochastic:  # drawn and dropped, so that the SDE noise stream does not depend on --noise
+            noise.draw()
         z = torch.from_numpy(_noise_rows(p.noise_file, start, stop))
     counted = CountingDrift(p.drift)
     x = z.to(device=p.cfg.device, dtype=p.dtype)
     memory: dict = {}
-    times = [float(t) for t in p.ts]
+    times = p.ts.tolist()
     for i, (t0, t1) in enumerate(zip(times[:-1], times[1:])):
-        eps = noise.draw().to(device=x.device, dtype=x.dtype) if p.solver.stochastic else None
+        eps = noise.draw().to(device=x.device, dtype=x.dtype) if stochastic else None
         x = p.solver.step(counted, t0, t1, x, memory, noise=eps)
         if callback is not None:
             callback(i)
     return x, z, counted.calls
+
+
+def to_data_units(x: torch.Tensor, constant: float) -> tuple[np.ndarray, int]:
+    """(float32 samples × the normalisation constant on the CPU, number of samples holding NaN/inf).
+
+    One pass each for the scaling (skipped when the constant is 1) and the finiteness count, done in
+    the sampling precision; the file stores float32.
+    """
+    out = x if constant == 1 else x * constant
+    out = out.to("cpu", torch.float32)
+    bad = int((~torch.isfinite(out.reshape(len(out), -1)).all(dim=1)).sum())
+    return out.numpy(), bad
 
 
 def _noise_rows(noise_file, start: int, stop: int) -> np.ndarray:
@@ -363,18 +410,22 @@ def _noise_rows(noise_file, start: int, stop: int) -> np.ndarray:
     return np.concatenate(rows)
 
 
-def run(cfg: SampleConfig, output: str, *, progress=None) -> dict:
-    """Sample and write ``output`` (and ``cfg.save_noise``). Returns the JSON summary."""
+def run(cfg: SampleConfig, output: str, *, progress=None, source: DriftSource | None = None) -> dict:
+    """Sample and write ``output`` (and ``cfg.save_noise``). Returns the JSON summary.
+
+    ``source`` replaces the drift source that ``cfg.exact`` names (a checkpoint, a test's drift).
+    """
     from sictl.io import SamplesMeta, SamplesWriter, check_writable
 
     for path in (output, cfg.save_noise):
         if path is not None:
             check_writable(path)
-    p = plan(cfg)
+    p = plan(cfg, source)
     c = p.source.normalization_constant
     attrs = {"diffusion": cfg.diffusion, "t_min": float(p.ts[0]), "t_max": float(p.ts[-1]), "base": cfg.base,
-             "schedule": cfg.schedule, "drift_schedule": cfg.drift_schedule or cfg.schedule, "transfer": p.transfer,
-             "dtype": cfg.dtype, "noise_block": NOISE_BLOCK, "exact": json.dumps(p.source.info)}
+             "schedule": cfg.schedule, "drift_schedule": p.drift_schedule, "transfer": p.transfer,
+             "dtype": cfg.dtype, "noise_block": NOISE_BLOCK, "exact": json.dumps(p.source.info),
+             "schedule_description": json.dumps(p.schedule_description, sort_keys=True)}
     if cfg.noise:
         attrs["noise_file"] = cfg.noise
     meta = SamplesMeta(drift_source=p.source.label, solver=cfg.solver, steps=len(p.ts) - 1, grid=p.grid_label,
@@ -396,8 +447,8 @@ def run(cfg: SampleConfig, output: str, *, progress=None) -> dict:
             tick = None if progress is None else (lambda i, d=done: progress(d + i + 1, total))
             x, z, nfe = sample_batch(p, start, stop, callback=tick)
             done += steps
-            out = (x.to("cpu", torch.float64) * c).numpy()
-            bad += int((~np.isfinite(out.reshape(len(out), -1))).any(axis=1).sum())
+            out, nonfinite = to_data_units(x, c)
+            bad += nonfinite
             writer.append(out)
             if noise_writer is not None:
                 noise_writer.append(z.numpy())
@@ -406,7 +457,8 @@ def run(cfg: SampleConfig, output: str, *, progress=None) -> dict:
     return {
         "samples": output, "n": cfg.n, "sample_shape": list(p.source.sample_shape), "drift_source": p.source.label,
         "drift_checksum": p.source.checksum, "exact": p.source.info, "schedule": cfg.schedule,
-        "schedule_checksum": p.schedule_checksum, "drift_schedule": cfg.drift_schedule or cfg.schedule,
+        "schedule_checksum": p.schedule_checksum, "schedule_description": p.schedule_description,
+        "drift_schedule": p.drift_schedule,
         "transfer": p.transfer, "solver": cfg.solver, "steps": steps, "grid": p.grid_label, "nfe": nfe,
         "diffusion": cfg.diffusion, "seed": cfg.seed, "dtype": cfg.dtype, "device": cfg.device,
         "wall_time_s": wall, "normalization_constant": c, "nonfinite_samples": bad, "noise": cfg.noise,
