@@ -177,3 +177,28 @@ def test_bad_input_one_line_error(tmp_path, case, needle):
     assert result.exit_code == 1, result.output
     assert result.stderr.startswith("Error: ") and needle in result.stderr.splitlines()[0]
     assert "Traceback" not in result.output and not report.exists()
+
+
+def test_rich_table_on_stderr_without_json(tmp_path, monkeypatch):
+    """Without --json: nothing on stdout, a table on stderr whose figures are the --json ones."""
+    monkeypatch.chdir(tmp_path)  # short names, so that rich does not wrap the title
+    write_dataset_file("ref.h5", numpy_matern(200, 16, seed=5))
+    np.save("x.npy", numpy_matern(200, 16, seed=4))
+    args = ["evaluate", "x.npy", "--reference", "ref.h5", "--metrics", "spectrum,pdf,moments,correlation"]
+    m = evaluate_json(*args[1:])["metrics"]
+    result = runner.invoke(app, [*args, "--plot", "figs"], env={"COLUMNS": "200"})
+    assert result.exit_code == 0, result.output
+    assert result.stdout == ""
+    err = result.stderr
+    assert "x.npy: 200 samples (1, 16, 16)" in err and "metric" in err and "quantity" in err
+    spec = m["spectrum"]
+    assert f"{spec['relative_error_mean']:.4g} / {spec['relative_error_max']:.4g}" in err
+    assert " / ".join(f"{spec['bands'][b]:.4g}" for b in ("low", "mid", "high")) in err
+    assert f"{m['pdf']['wasserstein1']:.4g} ({m['pdf']['wasserstein1_relative']:.3g})" in err
+    mo = m["moments"]
+    assert f"{mo['mean_error']:.3g} / {mo['std_error']:.3g} / {mo['norm_error']:.3g}" in err
+    assert f"{m['correlation']['max_abs_error']:.3g}" in err
+    assert "wrote figs/spectrum.png" in err
+    # --quiet: nothing at all
+    quiet = runner.invoke(app, [*args, "--quiet"])
+    assert quiet.exit_code == 0 and quiet.stdout == "" and quiet.stderr == ""
