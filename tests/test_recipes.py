@@ -1,5 +1,7 @@
-"""Every recipe runs end to end on tiny settings (the README promises they work)."""
+"""Every recipe runs end to end on tiny settings (the README promises they work), and the Gaussian-field
+recipe's table says what gaussian-check's exact prediction says at that size."""
 
+import json
 import shutil
 import subprocess
 from pathlib import Path
@@ -13,6 +15,32 @@ def test_there_are_recipes():
     assert RECIPES
 
 
+def check_gaussian_field(out: subprocess.CompletedProcess, work: Path) -> None:
+    """N = 16, 2000 samples, rk4-38 on 19 steps: exact mean errors ≈ 2.08 (linear) and 0.0026 (designed).
+
+    A shell's relative error from n samples has standard deviation sd_κ (1 + b_κ), b_κ the exact error, so
+    the mean over shells is within 5 · mean(sd) · (1 + max b) of the exact mean.
+    """
+    summary = json.loads((work / "summary.json").read_text())
+    assert summary["n"] == 16 and summary["samples"] == 2000
+    runs = summary["runs"]
+    for name, r in runs.items():
+        assert r["nfe"] == 76, name
+        tolerance = 5 * r["mc_relative_sd_mean"] * (1 + r["exact_max"])
+        assert abs(r["measured_mean"] - r["exact_mean"]) <= tolerance, (name, r, tolerance)
+    lin, des = runs["linear"], runs["designed"]
+    assert lin["exact_mean"] > 1 and des["exact_mean"] < 0.01  # gaussian-check at N = 16
+    assert des["exact_mean"] < 1e-2 * lin["exact_mean"]
+    # the measured errors keep the order by the same margin, allowing for sampling noise
+    des_hi = des["exact_mean"] + 5 * des["mc_relative_sd_mean"] * (1 + des["exact_max"])
+    lin_lo = lin["exact_mean"] - 5 * lin["mc_relative_sd_mean"] * (1 + lin["exact_max"])
+    assert des["measured_mean"] <= des_hi < 0.05 * lin_lo <= 0.05 * lin["measured_mean"]
+    # the table on stdout is the same numbers
+    rows = {line.split()[0]: line.split()[1:] for line in out.stdout.splitlines()[1:] if line.strip()}
+    for name in ("linear", "designed"):
+        assert float(rows[name][1]) == pytest.approx(runs[name]["measured_mean"], rel=1e-3)
+
+
 @pytest.mark.parametrize("recipe", RECIPES, ids=lambda p: p.name)
 def test_recipe_runs(recipe, tmp_path):
     if shutil.which("sictl") is None:
@@ -21,3 +49,5 @@ def test_recipe_runs(recipe, tmp_path):
     assert out.returncode == 0, out.stderr[-2000:]
     assert "Error" not in out.stderr
     assert any(tmp_path.iterdir())
+    if recipe.name == "gaussian_field.sh":
+        check_gaussian_field(out, tmp_path)
