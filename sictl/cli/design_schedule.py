@@ -34,16 +34,16 @@ def design_schedule(
     dim: Annotated[int, typer.Option("--dim", help="Spatial dimension of --matern.")] = 2,
     data: Annotated[Optional[str], typer.Option("--data", help="Dataset file: its stored per-mode power is the target.")] = None,
     spectrum: Annotated[Optional[str], typer.Option("--spectrum", help="Same as --data (a file with stats/mode_power).")] = None,
-    gmm: Annotated[Optional[str], typer.Option("--gmm", help="Two-mode mixture M[,p], component covariance = base.")] = None,
+    gmm: Annotated[Optional[str], typer.Option("--gmm", help="Two-mode mixture M[,p], component covariance = base (with white:σ0: separation M/σ0 in base units).")] = None,
     gmm_file: Annotated[Optional[str], typer.Option("--gmm-file", help="JSON mixture: weights, means, covs.")] = None,
-    base: Annotated[str, typer.Option("--base", help="white, white:σ0 (pixel std) or spectral:FILE.")] = "white",
+    base: Annotated[str, typer.Option("--base", help="white, white:σ0 (pixel std), spectral:FILE, or spectral (the --data/--spectrum file's own spectrum). Not with --ratio.")] = "white",
     lipschitz: Annotated[bool, typer.Option("--lipschitz", help="Minimise averaged squared Lipschitzness A2 (default).")] = False,
     kinetic: Annotated[bool, typer.Option("--kinetic", help="Minimise the kinetic energy instead (for comparison).")] = False,
     rescale: Annotated[bool, typer.Option("--rescale/--no-rescale", help="Allow leaving the variance-preserving path (mixed ratios).")] = True,
     steps: Annotated[int, typer.Option("--steps", help="Intervals of the recommended sampling grid.")] = 19,
     t_min: Annotated[float, typer.Option("--t-min", help="First time of the recommended grid.")] = 1e-4,
     t_max: Annotated[float, typer.Option("--t-max", help="Last time of the recommended grid.")] = 1 - 1e-4,
-    mc_samples: Annotated[int, typer.Option("--mc-samples", help="Monte Carlo samples per β for --gmm-file.")] = 2048,
+    mc_samples: Annotated[int, typer.Option("--mc-samples", help="Monte Carlo draws for --gmm-file (the same draws at every β).")] = 2048,
     export: Annotated[Optional[ExportFormat], typer.Option("--export", help="Also write the table as csv or json.")] = None,
     export_path: Annotated[Optional[str], typer.Option("--export-path", help="Where --export writes (default: -o with the suffix changed; '-' = stdout).")] = None,
     plot: Annotated[Optional[str], typer.Option("--plot", help="PNG: α, β against linear, and the Lipschitz profile.")] = None,
@@ -60,7 +60,8 @@ def design_schedule(
     from sictl.io import check_writable
 
     if lipschitz and kinetic:
-        raise ConfigError("--lipschitz and --kinetic exclude each other")
+        raise ConfigError("--lipschitz and --kinetic exclude each other",
+                          hint="give one criterion: --lipschitz (A2, the default) or --kinetic")
     if export is not None and export_path is None:
         if output in (None, "-"):
             export_path = "-"
@@ -71,7 +72,8 @@ def design_schedule(
             check_writable(path)
     stdout_users = [p for p in (output, export_path) if p == "-"]
     if len(stdout_users) + bool(json_out) > 1:
-        raise ConfigError("only one of -o -, --export-path - and --json can use stdout")
+        raise ConfigError("only one of -o -, --export-path - and --json can use stdout",
+                          hint="write the file or the export to a path, e.g. -o s.h5")
 
     from sictl.pipeline.design import DesignConfig, lipschitz_profile_for_plot, run
 

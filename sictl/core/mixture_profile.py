@@ -108,10 +108,13 @@ def mixture_vp_norms(mixture: GaussianMixture, beta: Tensor, x: Tensor, *, base_
     return torch.cat([p[0] for p in parts]), torch.cat([p[1] for p in parts])
 
 
-def _segment_points(mixture: GaussianMixture, per_pair: int = 81) -> Tensor:
+def _segment_points(mixture: GaussianMixture, budget: int = 4096) -> Tensor:
     """Points m_i + s (m_j − m_i), s ∈ [−½, 3/2], on the line through every pair of centres (scaled by β
-    later): where the responsibilities switch and ‖∇f‖ peaks (the midpoint for two equal modes)."""
+    later): where the responsibilities switch and ‖∇f‖ peaks (the midpoint, always included, for two
+    equal modes). At most 81 per pair and about ``budget`` in all."""
     m = mixture.means.to(torch.float64)
+    pairs = max(1, m.shape[0] * (m.shape[0] - 1) // 2)
+    per_pair = 2 * max(4, min(40, budget // (2 * pairs))) + 1  # odd: s = ½ is a node
     s = torch.linspace(-0.5, 1.5, per_pair, dtype=torch.float64)[:, None]
     pts = [m[i] + s * (m[j] - m[i]) for i in range(m.shape[0]) for j in range(i + 1, m.shape[0])]
     return torch.cat(pts) if pts else m[:0]
@@ -166,9 +169,11 @@ def _slope_at_zero(mixture: GaussianMixture, base_var: float) -> float:
 
 
 def mixture_nodes() -> Tensor:
-    """β nodes of a Monte-Carlo profile: uniform (1/128) plus geometric refinement towards 0, where
-    separated components (β|Δm| ~ σ0) switch responsibilities."""
-    nodes = np.concatenate([np.linspace(0.0, 1.0, 129), np.geomspace(1e-3, 1 / 128, 12)])
+    """β nodes of a Monte-Carlo profile: uniform (1/128), plus geometric refinement towards β = 0 (where
+    separated components switch responsibilities, β|Δm| ~ σ0) and in α towards β = 1 (where a narrow
+    component, C ≪ σ0², makes f ∝ (α²σ0² + β²C)⁻¹ steep)."""
+    alpha = np.geomspace(1e-3, 0.3, 48)
+    nodes = np.concatenate([np.linspace(0.0, 1.0, 129), np.geomspace(1e-3, 1 / 128, 12), np.sqrt(1 - alpha**2)])
     return torch.tensor(np.unique(nodes), dtype=torch.float64)
 
 
@@ -224,11 +229,14 @@ class MixtureProfile:
         b, q = self.nodes.numpy(), values.numpy().copy()
         if over_beta:
             q[1:], q[0] = q[1:] / b[1:], self.slope0
-        spline = _pchip(b, q)  # shape preserving: never below 0 where √G is tiny
+        # in log scale: rational growth (a narrow component) and exponential decay (separated modes)
+        # both become gentle; shape preserving, so no overshoot between nodes
+        spline = _pchip(b, np.log(np.maximum(q, 1e-300)))
 
         def f(beta: Tensor) -> Tensor:
             bb = torch.as_tensor(beta, dtype=torch.float64).clamp(0.0, 1.0)
-            out = torch.from_numpy(spline(bb.numpy().reshape(-1)).reshape(bb.shape)).clamp_min(0)
+            out = torch.from_numpy(np.exp(spline(bb.numpy().reshape(-1))).reshape(bb.shape))
+            out = torch.where(out > 1e-299, out, torch.zeros_like(out))
             return out * bb if over_beta else out
 
         return f

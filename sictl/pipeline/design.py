@@ -45,23 +45,23 @@ class DesignConfig:
             raise ConfigError(f"unknown criterion {self.criterion!r}", hint="use --lipschitz (a2) or --kinetic")
         time_grid("uniform", self.steps, self.t_min, self.t_max)  # raises on bad steps / window
         if self.mc_samples < 16:
-            raise ConfigError(f"--mc-samples must be ≥ 16, got {self.mc_samples}")
+            raise ConfigError(f"--mc-samples must be ≥ 16, got {self.mc_samples}",
+                              hint="the Monte-Carlo profile of a mixture needs enough draws; the default is 2048")
 
 
 @dataclass
 class Criterion:
     """A2, kinetic energy and Lipschitz constant of any schedule for the chosen target.
 
-    Mixtures use every schedule on the variance-preserving path with its β. ``clock`` and ``ratio``
-    (set for variance-preserving clock designs) give the designed schedule's Lipschitz constant from
-    the clock itself, H(1) sup_β L(β)/√G(β), rather than from its time table.
+    Mixtures use every schedule on the variance-preserving path with its β. ``designed_lipschitz``
+    (set for variance-preserving clock designs) is the designed schedule's Lipschitz constant taken
+    from the clock itself, H(1) sup_β L(β)/√G(β): its time table cannot resolve a final jump, and
+    between nodes near t = 0 it stores α ≈ 1 with too few digits for a sup (docs/math.md).
     """
 
     target: object
     mixture: design.MixtureProfile | None = None  # general mixtures: Monte-Carlo profiles
-    clock: design.ClockDesign | None = None
-    ratio: float | None = None  # general mixtures: sup_β L/√G at the Monte-Carlo nodes
-    clock_criterion: str = "a2"
+    designed_lipschitz: float | None = None
 
     def a2(self, s: Schedule) -> float:
         t = self.target
@@ -83,11 +83,8 @@ class Criterion:
 
     def lipschitz(self, s: Schedule, designed: bool = False) -> float:
         t = self.target
-        if designed and self.clock is not None:
-            if isinstance(t, MixtureTarget):
-                return self.clock.lipschitz(design.two_mode_lipschitz_ratio(t.M, t.p, self.clock_criterion))
-            if isinstance(t, GeneralMixtureTarget):
-                return math.sqrt(self.clock.value) * self.ratio
+        if designed and self.designed_lipschitz is not None:
+            return self.designed_lipschitz
         if isinstance(t, GaussianTarget):
             return gaussian.lipschitz(s, (t.ratio_min, t.ratio_max))
         if isinstance(t, MixtureTarget):
@@ -118,12 +115,21 @@ class Criterion:
         return float((weights * torch.where(g > 0, vb.beta_dot**2 * g, torch.zeros_like(g))).sum())
 
 
-def _gaussian_design(cfg: DesignConfig, target: GaussianTarget, info: dict):
+def _gaussian_ratio(ratios: torch.Tensor, criterion: str) -> design.Profile:
+    """β ↦ L(β)/√G(β) for a Gaussian: the worst rate max_k |f_k| over the criterion's √G (1 for A2)."""
+    if criterion == "a2":
+        return lambda beta: torch.ones_like(beta)
+    worst, kin = design.gaussian_profile(ratios, "a2"), design.gaussian_profile(ratios, "kinetic")
+    return lambda beta: (worst(beta) / kin(beta).clamp_min(1e-300)).sqrt()
+
+
+def _gaussian_design(cfg: DesignConfig, target: GaussianTarget, info: dict, crit: Criterion):
     valid = (target.target_var > 0) & (target.base_var > 0)
     ratios = (target.target_var[valid] / target.base_var[valid]).flatten()
     if cfg.criterion == "kinetic":
         clock = design.optimal_vp_clock(design.gaussian_profile(ratios, "kinetic"))
         info["kinetic_energy"] = clock.value
+        crit.designed_lipschitz = clock.lipschitz(_gaussian_ratio(ratios, "kinetic"))
         return clock.schedule, "vp-clock", {"criterion": "kinetic"}
     closed = design.designed_closed_form(ratios)
     if closed is not None:
@@ -131,6 +137,7 @@ def _gaussian_design(cfg: DesignConfig, target: GaussianTarget, info: dict):
     vp = design.optimal_vp_clock(design.gaussian_profile(ratios, "a2"))
     info["a2_variance_preserving"] = vp.value
     if not cfg.rescale:
+        crit.designed_lipschitz = vp.lipschitz(_gaussian_ratio(ratios, "a2"))
         return vp.schedule, "vp-clock", {"criterion": "a2"}
     from sictl.core.schedules import DesignedPair
 
@@ -147,19 +154,19 @@ def run(cfg: DesignConfig) -> tuple[dict, dict]:
     info: dict = {}
     crit = Criterion(target)
     if isinstance(target, GaussianTarget):
-        sched, family, params = _gaussian_design(cfg, target, info)
+        sched, family, params = _gaussian_design(cfg, target, info, crit)
     elif isinstance(target, MixtureTarget):
         clock = design.optimal_vp_clock(design.two_mode_profile(target.M, target.p, cfg.criterion))
         sched, family, params = clock.schedule, "vp-clock", {"criterion": cfg.criterion, "M": target.M, "p": target.p}
         info["criterion_value"] = clock.value
-        crit.clock, crit.clock_criterion = clock, cfg.criterion
+        crit.designed_lipschitz = clock.lipschitz(design.two_mode_lipschitz_ratio(target.M, target.p, cfg.criterion))
     else:
         crit.mixture = design.mixture_profile_table(target.mixture, base_var=target.base_var,
                                                     samples=cfg.mc_samples, seed=cfg.seed)
         clock = design.optimal_vp_clock(crit.mixture.profile(cfg.criterion))
         sched, family, params = clock.schedule, "vp-clock", {"criterion": cfg.criterion, "mc_samples": cfg.mc_samples}
         info["criterion_value"] = clock.value
-        crit.clock, crit.ratio = clock, crit.mixture.lipschitz_ratio(cfg.criterion)
+        crit.designed_lipschitz = math.sqrt(clock.value) * crit.mixture.lipschitz_ratio(cfg.criterion)
     mixture = not isinstance(target, GaussianTarget)
     shown = {"designed": sched, "linear": Linear(), "trig": Trig()}
     a2 = {k: crit.a2(s) for k, s in shown.items()}
