@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
 import pytest
 import torch
 
@@ -137,3 +138,92 @@ def test_mixture_profile_matches_two_mode_closed_form():
     exact = design.two_mode_profile(3.0, 0.5)(beta)
     # per-sample ‖∇f‖² ≤ β²M⁴, so the Monte-Carlo s.d. is below β²M⁴/√4000 ≈ 1.3 % of that bound
     assert float(((mc - exact).abs() / (beta**2 * 3.0**4)).max()) < 0.05
+
+
+# ----------------------------------------------------------------- general mixtures, robust clocks
+
+from sictl.core import mixture_profile as mp  # noqa: E402
+
+
+def _full_cov_mixture(dim: int, seed: int = 0) -> GaussianMixture:
+    gen = torch.Generator().manual_seed(seed)
+    a = torch.randn(3, dim, dim, generator=gen, dtype=F64) / math.sqrt(dim)
+    covs = a @ a.mT + 0.3 * torch.eye(dim, dtype=F64)
+    means = 2.0 * torch.randn(3, dim, generator=gen, dtype=F64)
+    return GaussianMixture(torch.tensor([0.5, 0.3, 0.2], dtype=F64), means, covs)
+
+
+@pytest.mark.parametrize("dim, tol", [(2, 1e-9), (3, 1e-9), (40, 5e-3)])  # 40: block subspace iteration
+def test_analytic_jacobian_matches_autograd_of_exact_velocity(dim, tol):
+    """‖∇f‖₂² and ‖f‖² (f = b/β̇ on the VP path) against torch.func on sictl.core.gmm's exact velocity."""
+    from sictl.core.gmm import gmm_fields
+    from sictl.core.schedules import ScheduleValues
+
+    mix, base_var = _full_cov_mixture(dim), 1.7
+    base = GaussianMixture.gaussian(torch.zeros(dim, dtype=F64), base_var)
+    beta = torch.tensor([0.25, 0.8, 0.999], dtype=F64)
+    x = 2.0 * torch.randn(3, 6, dim, generator=torch.Generator().manual_seed(1), dtype=F64)
+    jac2, f2 = mp.mixture_vp_norms(mix, beta, x, base_var=base_var)
+    for i, b in enumerate(beta.tolist()):
+        a = math.sqrt(1 - b * b)
+        sv = ScheduleValues(*(torch.tensor(v, dtype=F64) for v in (a, b, -b / a, 1.0)))
+        vel = lambda y: gmm_fields(base, mix, sv, y[None]).velocity[0]  # noqa: E731
+        jac = torch.func.vmap(torch.func.jacrev(vel))(x[i])
+        ref = torch.linalg.matrix_norm(jac, ord=2) ** 2
+        assert float(((jac2[i] - ref) / ref).abs().max()) < tol
+        ref_f2 = (gmm_fields(base, mix, sv, x[i]).velocity ** 2).sum(-1)
+        assert float(((f2[i] - ref_f2) / ref_f2).abs().max()) < 1e-12
+
+
+def test_single_gaussian_file_reproduces_the_closed_form():
+    """One component N(0, Q diag(λ) Qᵀ): ∇f is the same for every x, so the Monte-Carlo profile is
+    exactly the Gaussian one, and the designed A2 is (ln λ_min)²/4 (all λ ≤ 1)."""
+    lam = torch.tensor([0.05, 0.3], dtype=F64)
+    q = torch.linalg.qr(torch.tensor([[1.0, 2.0], [-0.5, 1.0]], dtype=F64))[0]
+    mix = GaussianMixture(torch.ones(1, dtype=F64), torch.zeros(1, 2, dtype=F64), (q @ torch.diag(lam) @ q.T)[None])
+    prof = mp.mixture_profile_table(mix, samples=64)
+    exact = design.gaussian_profile(lam)
+    nodes = prof.nodes[1:]
+    assert float((prof.root_a2[1:] ** 2 / exact(nodes) - 1).abs().max()) < 1e-12  # exact at the nodes
+    assert prof.slope0 == pytest.approx(0.95, rel=1e-12)  # ‖Cov − I‖₂ = 1 − 0.05
+    beta = torch.linspace(0.0, 1.0, 4001, dtype=F64)[1:]
+    assert float((prof.root_profile()(beta) ** 2 / exact(beta) - 1).abs().max()) < 2e-3  # interpolation
+    clock = design.optimal_vp_clock(prof.profile())
+    best = math.log(0.05) ** 2 / 4
+    assert clock.value == pytest.approx(best, rel=2e-4)
+    assert a2(clock.schedule, lam) == pytest.approx(best, rel=1e-5)  # the optimum is flat: 2nd order
+    assert prof.lipschitz_ratio() == pytest.approx(1.0, rel=1e-12)  # x-independent Jacobian: sup = mean
+
+
+def test_rounding_residue_at_zero_is_treated_as_zero():
+    """Regression (gap 1): G(0) = 1e-33 instead of 0 made β̇(0) finite (~1e16) and the tabulated A2 ~1e17."""
+    lam = torch.tensor([0.05], dtype=F64)
+    exact = design.gaussian_profile(lam)
+    clock = design.optimal_vp_clock(lambda b: exact(b) + 1e-33)
+    table = clock.schedule
+    assert table.singular_ends["beta"] == (True, False)  # β̇(0) = ∞: the β ~ √t start
+    assert a2(table, lam) == pytest.approx(math.log(0.05) ** 2 / 4, rel=1e-6)
+    assert float(table(torch.tensor([0.0], dtype=F64)).alpha_dot[0]) == pytest.approx(
+        -math.sqrt(clock.value) / 0.95, rel=1e-6)  # α̇(0) = −H(1) lim β/√G
+
+
+def test_final_jump_is_tabulated_monotone():
+    """M = 20: E sech⁴ ~ e^{−200} at β = 1, so β jumps from ~0.56 to 1 in the last table interval. The
+    stored β̇(1) keeps the reader's cubic there monotone, and the table's A2 stays the optimum."""
+    clock = design.optimal_vp_clock(design.two_mode_profile(20.0))
+    s = clock.schedule
+    assert math.isfinite(float(s.beta_dot[-1])) and float(s.beta[-2]) < 0.6
+    t = torch.linspace(float(s.t[-2]), 1.0, 2001, dtype=F64)
+    beta = s(t).beta
+    assert bool((torch.diff(beta) >= 0).all()) and float(beta.min()) >= float(s.beta[-2]) and float(beta.max()) <= 1.0
+    assert two_mode_a2(s, 20.0) == pytest.approx(1.51093, rel=5e-5)
+
+
+def test_own_pchip_matches_scipy():
+    from scipy.interpolate import PchipInterpolator
+
+    gen = np.random.default_rng(0)
+    x = np.unique(np.concatenate([[0.0, 1.0], gen.random(30)]))
+    t = np.linspace(0.0, 1.0, 5001)
+    for y in (np.exp(-5 * x) * (1 + 0.3 * np.sin(20 * x)), gen.random(x.size), np.abs(np.sin(7 * x))):
+        assert np.abs(mp._pchip(x, y)(t) - PchipInterpolator(x, y)(t)).max() < 1e-13
