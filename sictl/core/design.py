@@ -230,8 +230,8 @@ def optimal_vp_clock(profile: Profile, *, cells: int = 2000, label: str = "desig
     alpha[~in_low], beta[~in_low] = a_high, (1 - a_high**2).sqrt()
     beta[0], alpha[0], beta[-1], alpha[-1] = 0.0, 1.0, 1.0, 0.0
     grid = torch.cat([low.nodes, (1 - high.nodes**2).sqrt()]).sort().values
-    floor = _REL_FLOOR * float(root_g(grid).max())
     root = root_g(beta)
+    floor = _REL_FLOOR * max(float(root.max()), float(low.slopes.max()))
     # β̇ = H(1)/√G(β) exactly; ∞ where √G is (relatively) zero: at β = 0 (the integrable β ~ √t start
     # of every A2 design) and wherever the clock jumps (a mixture's last instant)
     beta_dot = torch.where(root > floor, total / root, torch.full_like(root, math.inf))
