@@ -51,7 +51,7 @@ def gaussian_check(
     dim: Annotated[int, typer.Option("--dim", help="Spatial dimension of --matern (1 or 2).")] = 2,
     spectrum: Annotated[Optional[str], typer.Option("--spectrum", help="Dataset file whose stored per-mode power is the target.")] = None,
     gmm: Annotated[Optional[str], typer.Option("--gmm", help="Two-mode mixture M[,p]: p N(r,I) + (1-p) N(-r,I), |r| = M.")] = None,
-    base: Annotated[str, typer.Option("--base", help="Base noise: white (unit variance per mode) or white:σ0 (pixel std).")] = "white",
+    base: Annotated[str, typer.Option("--base", help="Base noise: white (unit variance per mode), white:σ0 (pixel std; for --gmm the components' std), spectral[:FILE] (a dataset's stored spectrum; none: the target's own).")] = "white",
     schedules: Annotated[list[str], typer.Option("--schedules", help="Comma list: linear, trig, designed[:λ], or schedule files.")] = ["linear,designed"],
     solvers: Annotated[list[str], typer.Option("--solvers", help="Comma list of euler, heun, midpoint, rk4, rk4-38, expint1, expint2, em.")] = ["rk4-38"],
     steps: Annotated[list[str], typer.Option("--steps", help="Comma list of step counts (grid intervals).")] = ["9,19,39"],

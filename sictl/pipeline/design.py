@@ -150,7 +150,7 @@ def run(cfg: DesignConfig) -> tuple[dict, dict]:
     """Design the schedule. Returns (table columns and metadata for the file, JSON summary)."""
     cfg.validate()
     started = time.perf_counter()
-    target = build_target(cfg, apply_base=True)
+    target = build_target(cfg)
     info: dict = {}
     crit = Criterion(target)
     if isinstance(target, GaussianTarget):

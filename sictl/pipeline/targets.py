@@ -128,14 +128,13 @@ class GeneralMixtureTarget:
                 "base_var": self.base_var, **(self.info or {})}
 
 
-def build_target(cfg, *, apply_base: bool = False) -> GaussianTarget | MixtureTarget | GeneralMixtureTarget:
+def build_target(cfg) -> GaussianTarget | MixtureTarget | GeneralMixtureTarget:
     """Build the single target named by the options (--ratio, --matern, --spectrum/--data, --gmm,
-    --gmm-file).
+    --gmm-file), the same way for every command.
 
-    ``apply_base=True`` (design-schedule) makes ``--base`` act on every target: ``--gmm M`` over
-    ``white:σ0`` has separation M/σ0 in base units, ``--ratio`` refuses a base (a ratio is already
-    target/base), and ``spectral`` without FILE means the target file's own stored spectrum. With
-    False (gaussian-check) ``--base`` acts on field targets and mixture files only, as it always has.
+    ``--base`` acts on every target: ``--gmm M`` over ``white:σ0`` has separation M/σ0 in base units,
+    ``--ratio`` refuses a base (a ratio is already target/base), and ``spectral`` without FILE means the
+    target's own spectrum (every ratio 1).
     """
     spectrum = getattr(cfg, "spectrum", None) or getattr(cfg, "data", None)
     gmm_file = getattr(cfg, "gmm_file", None)
@@ -149,7 +148,7 @@ def build_target(cfg, *, apply_base: bool = False) -> GaussianTarget | MixtureTa
     if gmm_file is not None:
         return _mixture_file_target(gmm_file, cfg.base)
     if cfg.ratios:
-        if apply_base and cfg.base != "white":
+        if cfg.base != "white":
             raise ConfigError(f"--base {cfg.base} does not apply to --ratio: a ratio λ is already target/base per mode",
                               hint="drop --base, or give the target's power with --data/--spectrum FILE and the base with --base")
         lam = torch.tensor(cfg.ratios, dtype=torch.float64)
@@ -162,7 +161,7 @@ def build_target(cfg, *, apply_base: bool = False) -> GaussianTarget | MixtureTa
         if n != vals[0] or n < 4 or n % 2:
             raise ConfigError(f"--matern N needs an even integer N ≥ 4, got {vals[0]}", hint="e.g. --matern 64 or --matern 128,2,0.5")
         power = spectra.matern_power(n, cfg.dim, s, ell)
-        if apply_base and cfg.base.partition(":")[0] == "spectral":
+        if cfg.base.partition(":")[0] == "spectral":
             base, base_info = _spectral_base(cfg.base, power, f"Matérn {n}^{cfg.dim}")
         else:
             mu, base_info = white_base_variance(cfg.base, n**cfg.dim)
@@ -172,11 +171,9 @@ def build_target(cfg, *, apply_base: bool = False) -> GaussianTarget | MixtureTa
                 "sigma2": spectra.matern_default_sigma2(s, ell), "base": base_info}
         return GaussianTarget(power, base, cfg.dim, n, info)
     if spectrum is not None:
-        return _spectrum_target(spectrum, cfg.base, apply_base)
+        return _spectrum_target(spectrum, cfg.base)
     vals = _numbers(cfg.gmm, "--gmm M[,p]", (1, 2))
     p = vals[1] if len(vals) > 1 else 0.5
-    if not apply_base:
-        return MixtureTarget(vals[0], p)
     name, _, arg = cfg.base.partition(":")
     if name != "white":
         raise ConfigError(f"--base {cfg.base} does not apply to --gmm: its components share the base covariance σ0² I",
@@ -219,10 +216,10 @@ def _stored_power(path: str) -> tuple[Tensor, str | None]:
     return power, (file_checksum(path) if str(path) != "-" else None)
 
 
-def _spectrum_target(path: str, base: str, apply_base: bool = False) -> GaussianTarget:
+def _spectrum_target(path: str, base: str) -> GaussianTarget:
     power, checksum = _stored_power(path)
     n, dim = power.shape[0], power.ndim
-    if base.startswith("spectral:") or (apply_base and base == "spectral"):
+    if base.partition(":")[0] == "spectral":
         base_var, base_info = _spectral_base(base, power, f"{path}")
     else:
         mu, base_info = white_base_variance(base, n**dim)

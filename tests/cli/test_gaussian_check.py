@@ -186,6 +186,17 @@ def test_wrong_kind_and_non_monotone_schedule_file(tmp_path):
     assert "Traceback" not in result.output
 
 
+def test_base_acts_on_every_target_as_in_design_schedule():
+    scaled = run_json("--gmm", "10", "--base", "white:2", "--schedules", "linear", "--steps", "4")
+    plain = run_json("--gmm", "5", "--schedules", "linear", "--steps", "4")
+    assert scaled["schedules"]["linear"]["a2"] == pytest.approx(plain["schedules"]["linear"]["a2"], rel=1e-12)
+    assert scaled["runs"][0]["mode_weight_plus"] == pytest.approx(plain["runs"][0]["mode_weight_plus"], rel=1e-10)
+    result = invoke("gaussian-check", "--ratio", "0.1", "--base", "white:2")
+    assert result.exit_code == 1 and result.stderr.startswith("Error: ") and "--ratio" in result.stderr
+    own = run_json("--matern", "16", "--base", "spectral", "--schedules", "linear", "--steps", "4")
+    assert own["schedules"]["linear"]["lipschitz"] == pytest.approx(1.0, rel=1e-12)  # every ratio 1: a = (β − α)/(α² + β²)
+
+
 def test_report_to_stdout_round_trips(tmp_path):
     from sictl.io import read_report
 
