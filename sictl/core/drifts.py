@@ -120,17 +120,15 @@ class FourierGaussianDrift(Drift):
         return (0.5 * (p + mirrored))[..., : p.shape[-1] // 2 + 1]
 
     def velocity(self, t, x):
-        """Re(ifft(a ⊙ fft(x))), computed as irfft(½(a_k + a_{−k}) ⊙ fft(x) on the half grid).
+        """Re(ifft(a ⊙ fft(x))), computed as irfft(½(a_k + a_{−k}) ⊙ rfft(x)) on the half grid.
 
-        For real x the two are equal (the real part keeps the even part of the multiplier); the
-        inverse real transform returns a compact real tensor instead of a strided view of a complex
-        one twice its size.
+        For real x the two are equal (the real part keeps the even part of the multiplier). Real
+        transforms of a real field do half the work of complex ones and return compact tensors.
         """
         dims = self._dims()
-        xh = torch.fft.fftn(x, dim=dims, norm="forward")
-        rate = self._even_half(self.rate(t)).to(device=x.device, dtype=xh.real.dtype)
-        half = xh[..., : rate.shape[-1]] * rate
-        return torch.fft.irfftn(half, s=tuple(self.target_power.shape), dim=dims, norm="forward").to(x.dtype)
+        xh = torch.fft.rfftn(x, dim=dims, norm="forward")
+        xh.mul_(self._even_half(self.rate(t)).to(device=x.device, dtype=xh.real.dtype))
+        return torch.fft.irfftn(xh, s=tuple(self.target_power.shape), dim=dims, norm="forward").to(x.dtype)
 
     def _filter(self, dtype: torch.dtype, device) -> Tensor:
         """√(n S0_k) on the half (rfft) grid, S0 symmetrised over ±k; computed once per dtype and device."""
