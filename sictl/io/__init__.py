@@ -7,6 +7,7 @@ rename) and accept ``-`` for stdout; readers validate kind, version, shapes and 
 
 from sictl.io._files import atomic_output as atomic_output
 from sictl.io._files import check_writable as check_writable
+from sictl.io._files import description_checksum as description_checksum
 from sictl.io._files import file_checksum as file_checksum
 from sictl.io._h5 import H5_OPTS as H5_OPTS
 from sictl.io._h5 import SCHEMA_VERSION as SCHEMA_VERSION

@@ -32,6 +32,14 @@ def display_name(path: str | os.PathLike) -> str:
 # --------------------------------------------------------------------------------------------- files
 
 
+def description_checksum(description: dict) -> str:
+    """SHA-256 of the canonical (key-sorted) JSON of something that is not a file: a named schedule,
+    a ratio, Matérn or two-mode target. Equal descriptions give equal checksums, however written."""
+    import json
+
+    return "sha256:" + hashlib.sha256(json.dumps(description, sort_keys=True).encode()).hexdigest()
+
+
 def file_checksum(path: str | os.PathLike) -> str:
     """SHA-256 of a file's bytes, read in 1 MiB blocks.
 

@@ -176,8 +176,10 @@ def run(cfg: DesignConfig) -> tuple[dict, dict]:
     columns = design.tabulate(sched)
     columns["eps_star"] = _eps_star(sched, columns["t"], vp_clock=family == "vp-clock")
     grid = time_grid("uniform", cfg.steps, cfg.t_min, cfg.t_max)
+    from sictl.io import description_checksum
+
     described = target.describe()
-    described["checksum"] = target.checksum or _description_checksum(described)
+    described["checksum"] = target.checksum or description_checksum(described)
     summary = {
         "family": family,
         "params": params,
@@ -209,14 +211,6 @@ def _eps_star(sched: Schedule, t: torch.Tensor, *, vp_clock: bool) -> torch.Tens
     aad = torch.where(v.beta > 0, -v.beta * v.beta_dot, zero) if vp_clock else sched.half_square_rates(t)[0]
     first = torch.where(v.alpha > 0, v.alpha**2 * v.beta_dot / v.beta, zero)
     return torch.where(v.beta > 0, first - aad, torch.full_like(t, math.inf))
-
-
-def _description_checksum(description: dict) -> str:
-    """sha256 of the canonical JSON of a target that is not a file (ratios, Matérn, two-mode)."""
-    import hashlib
-    import json
-
-    return "sha256:" + hashlib.sha256(json.dumps(description, sort_keys=True).encode()).hexdigest()
 
 
 def lipschitz_profile_for_plot(plot: dict, ts: torch.Tensor) -> dict[str, torch.Tensor]:

@@ -223,20 +223,20 @@ def _schedule(spec: str, source: DriftSource) -> tuple[Schedule, str, dict, bool
     its canonical description, family and resolved parameters as sorted JSON (the λ that ``designed``
     takes from the data included), as design-schedule does for targets that are not files.
     """
-    from sictl.pipeline.design import _description_checksum
+    from sictl.io import description_checksum
 
     if _is_file(spec):
         from sictl.pipeline.schedule_files import load_schedule
 
         sched, checksum, described = load_schedule(spec)
-        return sched, checksum or _description_checksum(described), described, True
+        return sched, checksum or description_checksum(described), described, True
     if spec.partition(":")[0] == "designed" and source.vp_path and ":" not in spec:
         raise ConfigError("`designed` for a mixture is the mixture-optimal schedule, which comes from a file",
                           hint="pass a file made by `sictl design-schedule --gmm M,p` (or --gmm-file)")
     sched = make_schedule(spec, default_lam=source.default_lam)
     params = sched.describe()
     described = {"family": params.pop("name"), "params": params}
-    return sched, _description_checksum(described), described, False
+    return sched, description_checksum(described), described, False
 
 
 def _grid(cfg: SampleConfig, schedule: Schedule) -> tuple[torch.Tensor, str, str | None]:
