@@ -8,6 +8,8 @@ another schedule without retraining.
 
 from __future__ import annotations
 
+import math
+
 from collections.abc import Callable
 
 import torch
@@ -105,6 +107,17 @@ class FourierGaussianDrift(Drift):
         self.base_power = torch.as_tensor(base_power, dtype=torch.float64).expand_as(self.target_power)
         self.ndim = self.target_power.ndim
         self._colour: dict[tuple, Tensor] = {}  # (dtype, device) -> filter of sample_base
+        self._white = self._white_base()
+
+    def _white_base(self) -> tuple[float, float] | None:
+        """(pixel std √(n S0), factor of the mean mode √(S0_0/S0)) when S0 is one constant on every
+        mode except perhaps k = 0 (white noise, mean removed or kept); None for a coloured base."""
+        flat = self.base_power.reshape(-1)
+        rest = flat[1:]
+        if rest.numel() == 0 or not bool((rest == rest[0]).all()) or float(rest[0]) <= 0:
+            return None
+        s0 = float(rest[0])
+        return math.sqrt(flat.numel() * s0), math.sqrt(float(flat[0]) / s0)
 
     def _dims(self) -> tuple[int, ...]:
         return tuple(range(-self.ndim, 0))
@@ -147,6 +160,14 @@ class FourierGaussianDrift(Drift):
         """
         dims = self._dims()
         w = torch.randn(shape, generator=generator, dtype=like.dtype, device=like.device)
+        if self._white is not None:
+            # white apart from the mean mode: √(n S0) w has every mode at S0; rescale its mean alone
+            # (the mean is the k = 0 coefficient, independent of the others) — no transforms needed
+            pixel_std, mean_scale = self._white
+            z = w.mul_(pixel_std)
+            if mean_scale != 1.0:
+                z.add_(z.mean(dim=dims, keepdim=True), alpha=mean_scale - 1.0)
+            return z
         spec = torch.fft.rfftn(w, dim=dims, norm="forward")
         spec.mul_(self._filter(like.dtype, like.device))
         return torch.fft.irfftn(spec, s=tuple(self.target_power.shape), dim=dims, norm="forward")

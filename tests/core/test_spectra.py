@@ -223,6 +223,24 @@ def test_sample_base_white_unit_per_mode_1d_includes_nyquist():
     assert abs(float(z.var()) / n - 1) <= 5 * math.sqrt(2 * n / (m * n))
 
 
+@pytest.mark.parametrize("mean_power", [0.0, 1.0, 4.0])
+def test_white_base_shortcut_is_the_filtered_draw(mean_power):
+    """A base white on every mode but k = 0 skips the transforms; the draw equals the filtered one exactly
+    (same white numbers, same field up to round-off), with the mean mode at its own power."""
+    n = 16
+    s0 = torch.full((n, n), 0.25, dtype=F64)
+    s0[0, 0] = mean_power
+    drift = FourierGaussianDrift(Linear(), matern_power(n, 2), s0)
+    assert drift._white is not None
+    like = torch.empty(0, dtype=F64)
+    fast = drift.sample_base((64, n, n), generator=gen(6), like=like)
+    drift._white = None  # force the general (filtered) path
+    filtered = drift.sample_base((64, n, n), generator=gen(6), like=like)
+    assert torch.allclose(fast, filtered, rtol=0, atol=1e-12 * float(filtered.abs().max()))
+    coloured = FourierGaussianDrift(Linear(), matern_power(n, 2), matern_power(n, 2, s=1.0))
+    assert coloured._white is None
+
+
 def test_sample_base_same_generator_same_noise():
     drift = FourierGaussianDrift(Linear(), matern_power(8, 2), 1.0)
     like = torch.empty(0, dtype=F64)
