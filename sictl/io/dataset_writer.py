@@ -43,11 +43,14 @@ def field_chunks(n_times: int, sample_shape: tuple[int, ...], n_trajectories: in
 def slab_chunks(n_times: int, sample_shape: tuple[int, ...], n_trajectories: int | None,
                 time_block: int) -> tuple[int, ...]:
     """Chunk shape for data written (and read back) in time slabs of ``time_block`` snapshots of all
-    trajectories: ``(b, min(T, time_block), *spatial)`` with b trajectories making about
-    :data:`CHUNK_BYTES` (each slab then fills whole chunks: no chunk is written twice).
+    trajectories: ``(b, c, *spatial)`` with c the largest divisor of ``min(T, time_block)`` whose
+    snapshots fit in :data:`CHUNK_BYTES` and b trajectories making about that size (each slab then
+    fills whole chunks: no chunk is written twice, and no chunk is much larger than the budget).
     """
     frame = 4 * int(np.prod(sample_shape))
-    c_time = max(1, min(n_times, int(time_block)))
+    block = max(1, min(n_times, int(time_block)))
+    cap = max(1, CHUNK_BYTES // frame)
+    c_time = max(d for d in range(1, min(block, cap) + 1) if block % d == 0)
     c_traj = max(1, CHUNK_BYTES // (frame * c_time))
     if n_trajectories:
         c_traj = min(c_traj, n_trajectories)

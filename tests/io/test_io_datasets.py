@@ -215,7 +215,14 @@ def test_time_slabs_write_the_same_file_as_whole_trajectories(tmp_path):
 def test_slab_chunks_are_whole_slabs_of_about_a_mebibyte():
     assert slab_chunks(64, (65,), 256, 32) == (126, 32, 65)  # 126 × 32 × 65 × 4 B ≈ 1 MiB
     assert slab_chunks(10, (65,), 3, 32) == (3, 10, 65)
-    assert slab_chunks(100, (128, 128), 8, 32) == (1, 32, 128, 128)
+    assert slab_chunks(100, (128, 128), 8, 32) == (1, 16, 128, 128)  # 16 frames of 64 KiB; 16 divides 32
+    # a long single-trajectory import read in big slabs still gets ~1 MiB chunks, dividing the slab
+    assert slab_chunks(5000, (64, 64), 1, 2048) == (1, 64, 64, 64)
+    assert slab_chunks(5000, (64, 64), 1, 3000) == (1, 60, 64, 64)
+    for n_times, shape, block in [(5000, (64, 64), 2048), (100, (128, 128), 32), (64, (65,), 32), (7, (33,), 5)]:
+        chunk = slab_chunks(n_times, shape, 4, block)
+        assert min(n_times, block) % chunk[1] == 0
+        assert 4 * chunk[0] * chunk[1] * int(np.prod(shape)) <= max(1 << 20, 4 * int(np.prod(shape)))
 
 
 @pytest.mark.parametrize(
