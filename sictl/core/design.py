@@ -24,6 +24,7 @@ import torch
 from torch import Tensor
 
 from sictl.core import two_mode
+from sictl.core.hermite import hermite
 from sictl.core.mixture_profile import MixtureProfile, mixture_profile, mixture_profile_table, mixture_vp_norms
 from sictl.core.schedules import Designed, Schedule, Tabulated
 from sictl.errors import ConfigError, ConvergenceError
@@ -182,8 +183,7 @@ class _HalfClock:
         i = torch.searchsorted(n, u, right=True).clamp(1, n.numel() - 1) - 1
         hh = n[i + 1] - n[i]
         s = (u - n[i]) / hh
-        h00, h10, h01, h11 = 2 * s**3 - 3 * s**2 + 1, s**3 - 2 * s**2 + s, -2 * s**3 + 3 * s**2, s**3 - s**2
-        return h00 * self.values[i] + h10 * hh * self.slopes[i] + h01 * self.values[i + 1] + h11 * hh * self.slopes[i + 1]
+        return hermite(s, self.values[i], hh * self.slopes[i], self.values[i + 1], hh * self.slopes[i + 1])
 
     def inverse(self, target: Tensor) -> Tensor:
         """The smallest u with H(u) ≥ target: the cell by one search, then bisection inside it."""
@@ -194,8 +194,7 @@ class _HalfClock:
         lo, hi = torch.zeros_like(target), torch.ones_like(target)
         for _ in range(60):
             s = 0.5 * (lo + hi)
-            h = (2 * s**3 - 3 * s**2 + 1) * v0 + (s**3 - 2 * s**2 + s) * m0 + (-2 * s**3 + 3 * s**2) * v1 + (s**3 - s**2) * m1
-            below = h < target
+            below = hermite(s, v0, m0, v1, m1) < target
             lo, hi = torch.where(below, s, lo), torch.where(below, hi, s)
         return n[i] + 0.5 * (lo + hi) * hh
 

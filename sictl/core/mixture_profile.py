@@ -18,6 +18,7 @@ import torch
 from torch import Tensor
 
 from sictl.core.gmm import GaussianMixture
+from sictl.core.hermite import hermite
 
 Profile = Callable[[Tensor], Tensor]
 
@@ -197,8 +198,7 @@ def _pchip(x: np.ndarray, y: np.ndarray) -> Callable[[np.ndarray], np.ndarray]:
     def f(t: np.ndarray) -> np.ndarray:
         i = np.clip(np.searchsorted(x, t, side="right") - 1, 0, x.size - 2)
         u = (t - x[i]) / h[i]
-        return ((2 * u**3 - 3 * u**2 + 1) * y[i] + (u**3 - 2 * u**2 + u) * h[i] * slope[i]
-                + (-2 * u**3 + 3 * u**2) * y[i + 1] + (u**3 - u**2) * h[i] * slope[i + 1])
+        return hermite(u, y[i], h[i] * slope[i], y[i + 1], h[i] * slope[i + 1])
 
     return f
 

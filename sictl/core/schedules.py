@@ -19,6 +19,7 @@ from typing import NamedTuple
 import torch
 from torch import Tensor
 
+from sictl.core.hermite import hermite, hermite_derivative
 from sictl.errors import ConfigError
 
 __all__ = [
@@ -389,9 +390,8 @@ class Tabulated(Schedule):
         s = (t - t0) / h
         y0, y1 = y.to(t)[i], y.to(t)[i + 1]
         m0, m1 = dy.to(t)[i] * h, dy.to(t)[i + 1] * h
-        s2, s3 = s * s, s * s * s
-        val = (2 * s3 - 3 * s2 + 1) * y0 + (s3 - 2 * s2 + s) * m0 + (-2 * s3 + 3 * s2) * y1 + (s3 - s2) * m1
-        der = ((6 * s2 - 6 * s) * y0 + (3 * s2 - 4 * s + 1) * m0 + (-6 * s2 + 6 * s) * y1 + (3 * s2 - 2 * s) * m1) / h
+        val = hermite(s, y0, m0, y1, m1)
+        der = hermite_derivative(s, y0, m0, y1, m1) / h
         prod = val * der
         # √ end intervals: y = y_end ∓ Δ g(u), g(u) = a√u + (1 − a)u with u the distance to the
         # singular end; a is set so that the derivative at the other node is the tabulated one.
