@@ -340,6 +340,8 @@ def _load_pt(path, local: str) -> Any:
 
     try:
         return torch.load(local, map_location="cpu", weights_only=True, mmap=True)
+    except MemoryError:
+        raise
     except Exception:  # legacy (non-zip) format, pickled objects, damage: the plain reader says why
         return load_torch_tensors(path)
 

@@ -3,6 +3,8 @@ trajectory blocks in data units."""
 
 from __future__ import annotations
 
+import contextlib
+
 import json
 from dataclasses import asdict, dataclass
 
@@ -189,27 +191,37 @@ def import_source(cfg: ImportConfig) -> SourceData:
     from sictl.io.foreign import open_foreign
     from sictl.pipeline.layout import resolve_layout, to_trajectories
 
-    with open_foreign(cfg.src, cfg.key) as fa:
+    # opened once (an .npz member or a legacy .pt is loaded whole: never twice); blocks() closes it
+    stack = contextlib.ExitStack()
+    try:
+        fa = stack.enter_context(open_foreign(cfg.src, cfg.key))
         shape_in, stated, file_time = fa.data.shape, fa.layout, fa.time
         lay = resolve_layout(shape_in, cfg.layout, stated, name=os.path.basename(cfg.src))
         axis, by_time = _stream_axis(lay)
         rows = fa.data.rows_for(axis) if axis is not None else None
+    except BaseException:
+        stack.close()
+        raise
     # the layout applied to an empty stand-in of one slice: output shape, vector or field, channel checks
     probe_shape = list(shape_in)
     if axis is not None:
         probe_shape[axis] = 1
-    probe = to_trajectories(np.zeros(probe_shape, np.float32), lay, channel=cfg.channel)
-    nodes = cfg.grid_nodes if cfg.grid_nodes is not None else (str(lay) == "walker sample x")
-    if nodes and (probe.vector or probe.data.ndim != 3):
-        raise ConfigError("--grid-nodes applies to 1-D fields (the Allen–Cahn node layout)",
-                          hint="drop --grid-nodes (or pass --periodic) for fields on periodic grids")
+    try:
+        probe = to_trajectories(np.zeros(probe_shape, np.float32), lay, channel=cfg.channel)
+        nodes = cfg.grid_nodes if cfg.grid_nodes is not None else (str(lay) == "walker sample x")
+        if nodes and (probe.vector or probe.data.ndim != 3):
+            raise ConfigError("--grid-nodes applies to 1-D fields (the Allen–Cahn node layout)",
+                              hint="drop --grid-nodes (or pass --periodic) for fields on periodic grids")
+    except BaseException:
+        stack.close()
+        raise
     n_traj = shape_in[axis] if axis is not None and not by_time else 1
     n_time = shape_in[axis] if by_time else probe.data.shape[1]
     time = file_time if file_time is not None and len(file_time) == n_time else np.arange(n_time, dtype=np.float32)
 
     def blocks():
-        with open_foreign(cfg.src, cfg.key) as source:
-            slices = source.data.blocks(axis, rows) if axis is not None else [(0, source.data.load())]
+        with stack:
+            slices = fa.data.blocks(axis, rows) if axis is not None else [(0, fa.data.load())]
             for _, raw in slices:
                 yield to_trajectories(raw, lay, channel=cfg.channel).data
 
