@@ -11,11 +11,14 @@ reference/lipschitz.md §1.2–1.4 and reference/follmer.md §1.4–1.5.
 
 from __future__ import annotations
 
+import math
+
 from collections.abc import Callable
 
+import torch
 from torch import Tensor
 
-from sictl.core.schedules import ScheduleValues
+from sictl.core.schedules import Schedule, ScheduleValues, as_time
 
 Precision = Callable[[Tensor], Tensor] | None
 
@@ -106,6 +109,17 @@ def eps_star(v: ScheduleValues) -> Tensor:
     Linear: (1 − t)/t; any variance-preserving schedule: β̇/β.
     """
     return v.alpha * v.alpha * v.beta_dot / v.beta - v.alpha * v.alpha_dot
+
+
+def optimal_diffusion(schedule: Schedule, t: float | Tensor) -> Tensor:
+    """ε*(t) of a schedule on the closed interval [0, 1]: α²β̇/β − αα̇ with αα̇ = ½ d(α²)/dt from
+    :meth:`Schedule.half_square_rates`, so it stays finite at t = 1 where α̇ may be −∞ (the designed
+    schedule); the first term vanishes with α. At t = 0 (β = 0) ε* is +∞ (it grows like 1/t)."""
+    t = as_time(t)
+    v = schedule(t)
+    aad = schedule.half_square_rates(t)[0]
+    first = torch.where(v.alpha > 0, v.alpha**2 * v.beta_dot / torch.where(v.beta > 0, v.beta, 1.0), 0.0)
+    return torch.where(v.beta > 0, first - aad, torch.full_like(t, math.inf))
 
 
 def follmer_g2(t: Tensor, v: ScheduleValues, sigma: Tensor, sigma_dot: Tensor) -> Tensor:

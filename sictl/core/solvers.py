@@ -28,7 +28,7 @@ from typing import NamedTuple
 import torch
 from torch import Tensor
 
-from sictl.core.conversions import eps_star
+from sictl.core.conversions import optimal_diffusion
 from sictl.core.drifts import CountingDrift, Drift
 from sictl.core.schedules import Schedule, as_time
 from sictl.errors import ConfigError
@@ -238,6 +238,9 @@ class EulerMaruyama(Solver):
         if self.diffusion is None:
             return torch.add(x, b, alpha=h)
         eps = float(self.diffusion(as_time(float(t0))))
+        if not math.isfinite(eps):
+            raise ConfigError(f"the diffusion coefficient ε(t) is not finite at t = {float(t0):g}",
+                              hint="ε* grows like 1/t at t = 0: start the time grid later (e.g. --t-min 1e-4)")
         v0 = _values(drift.schedule, t0, memory)
         if noise is None:
             noise = drift.sample_base(tuple(x.shape), generator=generator, like=x)
@@ -272,7 +275,7 @@ def make_diffusion(spec: str, schedule: Schedule) -> Callable[[Tensor], Tensor] 
             raise ConfigError(f"diffusion constant must be ≥ 0, got {c}", hint="e.g. --diffusion const:0.5, or optimal for ε*")
         return lambda t: torch.full_like(t, c)
     if name == "optimal":
-        return lambda t: eps_star(schedule(t))
+        return lambda t: optimal_diffusion(schedule, t)
     raise ConfigError(f"unknown diffusion {spec!r}", hint="use 0, const:c or optimal")
 
 

@@ -16,6 +16,7 @@ from dataclasses import asdict, dataclass
 import torch
 
 from sictl.core import design, gaussian, two_mode
+from sictl.core.conversions import optimal_diffusion
 from sictl.core.schedules import Linear, Schedule, Trig, VariancePreserving
 from sictl.core.solvers import time_grid
 from sictl.errors import ConfigError
@@ -206,11 +207,11 @@ def _eps_star(sched: Schedule, t: torch.Tensor, *, vp_clock: bool) -> torch.Tens
     αα̇ comes from :meth:`Schedule.half_square_rates`, finite at t = 1 where α = 0 and α̇ = −∞; on a
     variance-preserving clock it is −ββ̇ exactly, so there ε* = β̇/β (β̇(1) at t = 1).
     """
+    if not vp_clock:
+        return optimal_diffusion(sched, t)
     v = sched(t)
-    zero = torch.zeros_like(t)
-    aad = torch.where(v.beta > 0, -v.beta * v.beta_dot, zero) if vp_clock else sched.half_square_rates(t)[0]
-    first = torch.where(v.alpha > 0, v.alpha**2 * v.beta_dot / v.beta, zero)
-    return torch.where(v.beta > 0, first - aad, torch.full_like(t, math.inf))
+    beta = torch.where(v.beta > 0, v.beta, 1.0)
+    return torch.where(v.beta > 0, v.beta_dot / beta, torch.full_like(t, math.inf))
 
 
 def lipschitz_profile_for_plot(plot: dict, ts: torch.Tensor) -> dict[str, torch.Tensor]:

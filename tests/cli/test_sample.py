@@ -194,6 +194,7 @@ def test_same_seed_same_samples_for_any_batch_size_and_prefixes(tmp_path):
     (["--exact", "{schedule}"], "'schedule' file"),
     (["--exact", "{data}", "--solver", "rk5"], "unknown solver"),
     (["--exact", "{data}", "--diffusion", "optimal"], "needs --solver em"),
+    (["--exact", "{data}", "--solver", "em", "--diffusion", "optimal", "--t-min", "0"], "not finite at t = 0"),
     (["--exact", "{data}", "--schedule", "wiggly"], "unknown schedule"),
     (["--exact", "{data}", "--grid", "nowhere.npy"], "unknown grid"),
     (["--exact", "{data}", "--grid", "{badgrid}"], "strictly increasing"),

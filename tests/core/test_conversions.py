@@ -166,6 +166,34 @@ def test_eps_star_linear():
     assert abs(float(cv.eps_star(Linear()(0.5))) - 1.0) < 1e-15
 
 
+@pytest.mark.parametrize("sched", [Linear(), Trig(), Designed(1e-3), Designed(20.0)], ids=lambda s: s.name)
+def test_optimal_diffusion_on_the_closed_interval(sched):
+    """ε* of the schedule equals α²β̇/β − αα̇ inside, is finite at t = 1 (designed: ½ λ ln λ/(λ − 1);
+    linear, trig: 0) and +∞ at t = 0."""
+    t = torch.tensor([1e-3, 0.1, 0.5, 0.75, 0.999], dtype=F64)
+    assert close(cv.optimal_diffusion(sched, t), cv.eps_star(sched(t)), rtol=1e-12)[0]
+    ends = cv.optimal_diffusion(sched, torch.tensor([0.0, 1.0], dtype=F64))
+    assert math.isinf(float(ends[0])) and float(ends[0]) > 0
+    lam = getattr(sched, "lam", None)
+    expected = 0.0 if lam is None else 0.5 * lam * math.log(lam) / (lam - 1)
+    assert float(ends[1]) == pytest.approx(expected, rel=1e-12, abs=1e-15)
+
+
+def test_euler_maruyama_refuses_an_infinite_diffusion_at_the_start():
+    from sictl.core.drifts import DiagonalGaussianDrift
+    from sictl.core.solvers import integrate, make_diffusion, make_solver, time_grid
+    from sictl.errors import ConfigError
+
+    drift = DiagonalGaussianDrift(Linear(), torch.tensor([0.3], dtype=F64))
+    solver = make_solver("em", diffusion=make_diffusion("optimal", Linear()))
+    x0 = torch.ones(4, 1, dtype=F64)
+    with pytest.raises(ConfigError, match="not finite at t = 0") as info:
+        integrate(drift, solver, x0, time_grid("uniform", 4, 0.0, 1.0), generator=torch.Generator().manual_seed(0))
+    assert "--t-min" in info.value.hint
+    out, _ = integrate(drift, solver, x0, time_grid("uniform", 4, 1e-3, 1.0), generator=torch.Generator().manual_seed(0))
+    assert bool(torch.isfinite(out).all())
+
+
 def test_eps_star_trig():
     t = torch.tensor([1e-3, 0.1, 0.5, 0.75, 0.999], dtype=F64)
     expected = (math.pi / 2) / torch.tan(math.pi * t / 2)
