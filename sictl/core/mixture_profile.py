@@ -128,6 +128,14 @@ def _mc_draws(mixture: GaussianMixture, base_var: float, samples: int, seed: int
     return x1, z
 
 
+def _vp_points(beta: Tensor, z: Tensor, x1: Tensor, seg: Tensor) -> Tensor:
+    """(B, S + P, d) evaluation points per β: the VP interpolants αz + βx1 of the S draws, then the P
+    segment points scaled by β (the lines between the β-scaled centres)."""
+    a = (1 - beta * beta).sqrt()[:, None, None]
+    b = beta[:, None, None]
+    return torch.cat([a * z + b * x1, b * seg.expand(beta.numel(), -1, -1)], 1)
+
+
 def mixture_profile(
     mixture: GaussianMixture,
     criterion: str = "a2",
@@ -151,8 +159,7 @@ def mixture_profile(
     def g(beta: Tensor) -> Tensor:
         b = torch.as_tensor(beta, dtype=torch.float64)
         flat = b.flatten().clamp(0.0, 1.0)
-        a = (1 - flat * flat).sqrt()[:, None, None]
-        x = torch.cat([a * z + flat[:, None, None] * x1, flat[:, None, None] * seg.expand(flat.numel(), -1, -1)], 1)
+        x = _vp_points(flat, z, x1, seg)
         jac2, f2 = mixture_vp_norms(mixture, flat, x, base_var=base_var, power_iterations=power_iterations)
         v = jac2 if criterion == "a2" else f2
         out = v.max(1).values if reduce == "max" else v[:, :samples].mean(1)
@@ -277,9 +284,7 @@ def mixture_profile_table(
     """One Monte-Carlo pass over :func:`mixture_nodes`: both criteria's √G and the Lipschitz estimate."""
     beta = mixture_nodes()
     x1, z = _mc_draws(mixture, base_var, samples, seed)
-    seg = _segment_points(mixture)
-    a = (1 - beta * beta).sqrt()[:, None, None]
-    x = torch.cat([a * z + beta[:, None, None] * x1, beta[:, None, None] * seg.expand(beta.numel(), -1, -1)], 1)
+    x = _vp_points(beta, z, x1, _segment_points(mixture))
     jac2, f2 = mixture_vp_norms(mixture, beta, x, base_var=base_var, power_iterations=power_iterations)
     return MixtureProfile(beta, jac2[:, :samples].mean(1).sqrt(), f2[:, :samples].mean(1).sqrt(),
                           jac2.max(1).values.sqrt(), _slope_at_zero(mixture, base_var))
