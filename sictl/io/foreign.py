@@ -33,6 +33,7 @@ import contextlib
 import dataclasses
 import json
 import os
+import sys
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
@@ -83,9 +84,8 @@ def _fail(path, message: str, hint: str | None = None) -> SchemaError:
 
 def _float_dtype(path, dtype: Any, where: str) -> np.dtype:
     """The float dtype an array of ``dtype`` (numpy or torch) is read as; refuses non-numbers."""
-    import torch
-
-    if isinstance(dtype, torch.dtype):
+    torch = sys.modules.get("torch")  # a torch dtype exists only once torch is loaded: no import for numpy/HDF5
+    if torch is not None and isinstance(dtype, torch.dtype):
         if dtype == torch.bool:
             dtype = np.dtype(bool)
         elif dtype.is_complex:
