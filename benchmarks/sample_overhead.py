@@ -10,7 +10,12 @@ timer wraps nothing else). Two measurements per solver:
   (reading the dataset), base noise, integration, de-normalisation, the finiteness count and the
   HDF5 samples file written batch by batch and renamed into place.
 
-The fraction is drift seconds / wall seconds of the measured call. With a trained network the drift
+The fraction is drift seconds / wall seconds of the measured call. The ``fused`` column is an upper
+bound for any solver written with torch on this machine: the loop's own drift time, plus only the
+traffic a perfectly fused step must move (explicit RK: each stage reads x and the slopes so far and
+writes one state) at the bandwidth of a measured ``torch.add`` pass, with no base draw and no
+bookkeeping. The process applies the heap setting of the ``sictl`` command (sictl/cli/runtime.py)
+unless ``--system-malloc`` is given. With a trained network the drift
 costs far more, so this is the worst case. Timings on a shared machine are noisy: the load average
 during each measurement is recorded next to it, and the same fraction is also given in process CPU
 time (all threads of this process), which other processes' load disturbs much less than wall time
@@ -18,6 +23,7 @@ time (all threads of this process), which other processes' load disturbs much le
 
     python benchmarks/sample_overhead.py [--n 128] [--batch 256] [--steps 19] [--solvers euler,heun,rk4-38,expint2]
                                          [--dtypes float32] [--batches 1] [--repeat 3] [--device cpu]
+                                         [--system-malloc]
 """
 
 from __future__ import annotations
@@ -37,6 +43,7 @@ import torch
 from sictl.core.drifts import Drift
 from sictl.core.spectra import matern_power
 from sictl.io import DatasetMeta, DatasetStats, Normalization, write_dataset
+from sictl.cli.runtime import keep_freed_memory
 from sictl.pipeline.sample import SampleConfig, open_exact_source, plan, run, sample_batch
 
 
@@ -125,7 +132,35 @@ def measure_loop(data: str, solver: str, dtype: str, args) -> dict:
     for _ in range(args.repeat):
         timed.seconds = timed.cpu_seconds = 0.0
         _, _, nfe = tally.time(lambda: sample_batch(p, 0, args.batch), args.device, [timed])
-    return tally.row(measure="loop", solver=solver, dtype=dtype, nfe=nfe, n=args.batch)
+    row = tally.row(measure="loop", solver=solver, dtype=dtype, nfe=nfe, n=args.batch)
+    # the share a perfectly fused solver would reach: the same drift time, plus only the minimum traffic
+    # of the steps at the measured pass bandwidth (the base draw and the bookkeeping counted as nothing)
+    one_pass = pass_seconds(p.drift.sample_base((args.batch, *p.source.sample_shape), generator=None,
+                                                like=torch.empty(0, dtype=p.dtype, device=args.device)), args.device)
+    drift = row["seconds"] * row["drift_fraction"]
+    fused = FUSED_ARRAYS.get(solver, float("nan")) / 3 * one_pass * (len(p.ts) - 1)
+    return {**row, "pass_seconds": one_pass, "fused_bound": drift / (drift + fused)}
+
+
+# arrays a perfectly fused step must read or write (explicit RK: stage j reads x and j − 1 slopes and
+# writes one state; the update reads x and every slope); expint2 combines x, b and the previous (x, b)
+FUSED_ARRAYS = {"euler": 3, "midpoint": 3 + 3, "heun": 3 + 4, "rk4": 3 + 3 + 3 + 6, "rk4-38": 3 + 4 + 5 + 6,
+                "expint1": 3, "expint2": 5, "em": 4}
+
+
+def pass_seconds(like: torch.Tensor, device: str, repeat: int = 15) -> float:
+    """Median seconds of one ``torch.add(a, b, alpha=c, out=o)`` over arrays shaped like ``like``, rotating
+    through 8 of them so that successive passes do not find their inputs in cache (3 arrays of traffic)."""
+    pool = [torch.randn_like(like) for _ in range(8)]
+    times = []
+    for i in range(repeat):
+        a, b, o = pool[i % 8], pool[(i + 3) % 8], pool[(i + 5) % 8]
+        _sync(device)
+        start = time.perf_counter()
+        torch.add(a, b, alpha=0.5, out=o)
+        _sync(device)
+        times.append(time.perf_counter() - start)
+    return statistics.median(times[2:])
 
 
 def measure_end_to_end(data: str, solver: str, dtype: str, args, tmp: str) -> dict:
@@ -159,18 +194,21 @@ def main() -> None:
     parser.add_argument("--dtypes", default="float32")
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--system-malloc", action="store_true",
+                        help="keep the C library's malloc defaults instead of the setting `sictl` applies to itself")
     parser.add_argument("--label", default="", help="a note stored with the results (e.g. 'before', 'quiet machine')")
     parser.add_argument("--out", default=os.path.join(os.path.dirname(__file__), "results", "sample_overhead.json"))
     args = parser.parse_args()
+    malloc = "system" if args.system_malloc else ("kept" if keep_freed_memory() else "system")
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
         data = os.path.join(tmp, "grf.h5")
         write_data(data, args.n)
         print(f"N = {args.n}, batch {args.batch}, {args.steps} steps, device {args.device}, torch threads "
-              f"{torch.get_num_threads()}, CPUs {os.cpu_count()}, load average {_load():.2f} at start")
+              f"{torch.get_num_threads()}, CPUs {os.cpu_count()}, malloc {malloc}, load average {_load():.2f} at start")
         print(f"{'':<22} {'sampling loop':^26} {'end to end (sictl sample)':^26}")
         print(f"{'solver':<8} {'dtype':<8} {'NFE':>4} {'wall s':>8} {'drift':>8} {'(cpu)':>8} "
-              f"{'wall s':>8} {'drift':>8} {'(cpu)':>8} {'load':>6}")
+              f"{'wall s':>8} {'drift':>8} {'(cpu)':>8} {'load':>6} {'fused':>6}")
         for dtype in args.dtypes.split(","):
             for solver in args.solvers.split(","):
                 loop = measure_loop(data, solver, dtype, args)
@@ -179,11 +217,11 @@ def main() -> None:
                 print(f"{solver:<8} {dtype:<8} {loop['nfe']:>4} "
                       + " ".join(f"{r['seconds']:>8.3f} {r['drift_fraction']:>8.1%} {r['drift_fraction_cpu']:>8.1%}"
                                  for r in (loop, e2e))
-                      + f" {(loop['load'] + e2e['load']) / 2:>6.2f}")
+                      + f" {(loop['load'] + e2e['load']) / 2:>6.2f} {loop['fused_bound']:>6.1%}")
     os.makedirs(os.path.dirname(os.path.abspath(args.out)), exist_ok=True)
     with open(args.out, "w", encoding="utf-8") as fh:
         json.dump({"label": args.label, "n": args.n, "batch": args.batch, "batches": args.batches, "steps": args.steps,
-                   "device": args.device, "threads": torch.get_num_threads(), "cpus": os.cpu_count(),
+                   "device": args.device, "malloc": malloc, "threads": torch.get_num_threads(), "cpus": os.cpu_count(),
                    "machine": platform.machine(), "torch": torch.__version__, "rows": rows}, fh, indent=1)
     print(f"wrote {args.out}")
 

@@ -12,6 +12,7 @@ import typer
 from typer.core import TyperGroup
 
 from sictl import __version__
+from sictl.cli.runtime import keep_freed_memory
 from sictl.errors import SictlError
 
 
@@ -30,6 +31,7 @@ class ErrorBoundaryGroup(TyperGroup):
     """Turns domain errors into one ``Error:`` line and exit code 1, never a traceback."""
 
     def invoke(self, ctx):
+        keep_freed_memory()
         try:
             return super().invoke(ctx)
         except SictlError as exc:

@@ -1,7 +1,10 @@
 """`sictl --help` is fast: importing the CLI must not import torch, h5py or scipy."""
 
+import os
 import subprocess
 import sys
+
+import pytest
 
 
 def test_help_does_not_import_torch():
@@ -65,3 +68,29 @@ def test_every_built_command_takes_the_shared_options():
         seen.append(name)
     assert {"design-schedule", "sample", "evaluate", "gaussian-check", "prepare gaussian-field",
             "prepare allen-cahn", "prepare navier-stokes", "prepare gmm", "prepare import"} <= set(seen)
+
+
+_HEAP_PROBE = (
+    "import sys; from sictl.cli.app import app; from typer.testing import CliRunner; "
+    "assert CliRunner().invoke(app, ['sample', '--help']).exit_code == 0; "
+    "from sictl.cli import runtime; "
+    "page = __import__('os').sysconf('SC_PAGE_SIZE'); "
+    "rss = lambda: int(open('/proc/self/statm').read().split()[1]) * page; "
+    "block = bytearray(256 << 20); before = rss(); del block; "
+    "print(runtime.keep_freed_memory(), (before - rss()) / 2**20)"
+)
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux") or "glibc" not in (os.confstr("CS_GNU_LIBC_VERSION") or ""),
+                    reason="the heap setting applies to glibc on Linux only")
+@pytest.mark.parametrize("mode", ["kept", "system"])
+def test_the_command_keeps_freed_memory_unless_told_not_to(mode):
+    """Any `sictl` command sets malloc to keep freed blocks (a freed 256 MiB block stays resident), and
+    SICTL_MALLOC=system leaves glibc's defaults (the block goes back to the kernel at once)."""
+    env = {**os.environ, "SICTL_MALLOC": "system" if mode == "system" else ""}
+    out = subprocess.run([sys.executable, "-c", _HEAP_PROBE], capture_output=True, text=True, check=True, env=env)
+    applied, released_mib = out.stdout.split()
+    if mode == "kept":
+        assert applied == "True" and float(released_mib) < 16
+    else:
+        assert applied == "False" and float(released_mib) > 200
