@@ -153,8 +153,11 @@ def iter_trajectory_blocks(
     *,
     times: int | None = None,
     name: str | None = None,
+    start: int = 0,
+    stop: int | None = None,
 ) -> Iterator[np.ndarray]:
-    """Stream trajectories of one field: float32 ``(k, T, *sample_shape)``, k ≤ ``trajectories``.
+    """Stream trajectories ``start .. stop − 1`` (default: all) of one field: float32
+    ``(k, T, *sample_shape)``, k ≤ ``trajectories``.
 
     With ``times``, every block of trajectories comes as consecutive time slabs
     ``(k, ≤ times, *sample_shape)`` instead (``trajectories`` = all of them: the file's time slabs).
@@ -170,8 +173,9 @@ def iter_trajectory_blocks(
         check_root(f, label, "dataset")
         ds = _field(f, field, label)
         step = times or max(ds.shape[1], 1)
-        for i in range(0, ds.shape[0], trajectories):
+        end = ds.shape[0] if stop is None else min(stop, ds.shape[0])
+        for i in range(start, end, trajectories):
             for t in range(0, ds.shape[1], step):
-                block = ds[i : i + trajectories, t : t + step]
+                block = ds[i : min(i + trajectories, end), t : t + step]
                 check_finite(block, label, ds.name if times is None else f"{ds.name} (times {t}+)", offset=i)
                 yield block

@@ -11,8 +11,9 @@ source shares, streaming — nothing holds the whole set in memory:
 2. the normalisation constant (RMS pixel value of the *train* part, so the test part does not
    leak into it), the split by trajectory, forecasting pairs at a lag within trajectories, and the
    final files with their statistics (per-mode power on the full FFT grid, shell spectrum, pixel
-   RMS and mean), all in stored (normalised) units. The raw file is read back the way it was
-   written: 16 whole trajectories at a time, or time slabs of every trajectory.
+   RMS and mean), all in stored (normalised) units. The raw file is read back within a memory
+   budget (:func:`readback_plan`): up to 16 whole trajectories at a time while they fit, otherwise
+   time slabs of the part's trajectories (always for a time-slab source).
 """
 
 from __future__ import annotations
@@ -31,7 +32,9 @@ from sictl.core import spectra
 from sictl.errors import ConfigError
 
 Progress = Callable[[str, float, float], None]
-RAW_TRAJECTORIES = 16  # trajectories per block when the raw file is read back (pass 2)
+RAW_TRAJECTORIES = 16  # at most this many whole trajectories per block when the raw file is read back (pass 2)
+READ_BUDGET_BYTES = 256 << 20  # float32 bytes per block read back in pass 2
+STATS_CHUNK_BYTES = 32 << 20  # complex128 bytes of one chunk of snapshots transformed for the statistics
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -107,15 +110,20 @@ class _Stats:
         self.values = 0  # scalar entries
 
     def add(self, block: np.ndarray) -> None:
-        flat = block.reshape(-1, *block.shape[2:]).astype(np.float64)
-        if self.power is not None and len(flat):
-            axes = tuple(range(1, flat.ndim))
-            periodic = flat if self.fft_nodes is None else flat[..., : self.fft_nodes]
-            self.power += (np.abs(np.fft.fftn(periodic, axes=axes, norm="forward")) ** 2).sum(0)
-        self.sq += float((flat * flat).sum())
-        self.total += float(flat.sum())
-        self.count += len(flat)
-        self.values += flat.size
+        """Add a block ``(k, T, *shape)``, a bounded number of snapshots at a time (float64 copies and
+        their complex transforms of a long trajectory would otherwise take many times its size)."""
+        samples = block.reshape(-1, *block.shape[2:])
+        step = max(1, STATS_CHUNK_BYTES // max(16 * math.prod(samples.shape[1:]), 1))
+        for i in range(0, len(samples), step):
+            flat = samples[i : i + step].astype(np.float64)
+            if self.power is not None:
+                axes = tuple(range(1, flat.ndim))
+                periodic = flat if self.fft_nodes is None else flat[..., : self.fft_nodes]
+                self.power += (np.abs(np.fft.fftn(periodic, axes=axes, norm="forward")) ** 2).sum(0)
+            self.sq += float((flat * flat).sum())
+            self.total += float(flat.sum())
+            self.count += len(flat)
+            self.values += flat.size
 
     @property
     def rms(self) -> float:
@@ -213,9 +221,10 @@ def write_prepared(src: SourceData, opts: PrepareOptions, output: str, progress:
         outputs = []
         for j, (path, (lo, hi)) in enumerate(zip(paths, ranges)):
             n_pairs = (hi - lo) * (n_times - opts.lag) if opts.lag else None
+            per_block, slab = readback_plan(hi - lo, n_times, shape, src.time_block)
             with DatasetWriter(path, meta(norm, opts.lag, extra), stats=stats[j].finish(constant),
-                               n_trajectories=hi - lo, n_pairs=n_pairs, time_block=src.time_block) as writer:
-                _write_part(writer, raw, lo, hi, constant, opts.lag, src)
+                               n_trajectories=hi - lo, n_pairs=n_pairs, time_block=slab) as writer:
+                _write_part(writer, raw, lo, hi, constant, opts.lag, per_block, slab)
             st = stats[j].finish(constant)
             outputs.append({
                 "path": path, "n_trajectories": hi - lo, "n_samples": (hi - lo) * n_times,
@@ -264,32 +273,41 @@ def _write_raw(src: SourceData, opts: PrepareOptions, raw: str, meta, shape, sta
                          n_times if by_time else n_total)
 
 
-def _write_part(writer, raw: str, lo: int, hi: int, constant: float, lag: int | None, src: SourceData) -> None:
+def readback_plan(n_trajectories: int, n_times: int, sample_shape: tuple[int, ...],
+                  time_block: int | None) -> tuple[int, int | None]:
+    """How pass 2 reads a part of ``n_trajectories`` back: (trajectories per block, snapshots per block).
+
+    Snapshots None means whole trajectories, at most :data:`RAW_TRAJECTORIES` of them and within
+    :data:`READ_BUDGET_BYTES`. When one trajectory alone exceeds the budget (a few long imported
+    trajectories), or the source came in time slabs, every trajectory of the part is read in time
+    slabs instead, as many snapshots as the budget allows (a time-slab source's own slab at most).
+    """
+    snapshot = 4 * math.prod(sample_shape)
+    whole = min(RAW_TRAJECTORIES, n_trajectories, READ_BUDGET_BYTES // max(snapshot * n_times, 1))
+    if time_block is None and whole >= 1:
+        return whole, None
+    slab = max(1, READ_BUDGET_BYTES // max(snapshot * n_trajectories, 1))
+    return n_trajectories, min(slab, time_block or n_times, n_times)
+
+
+def _write_part(writer, raw: str, lo: int, hi: int, constant: float, lag: int | None,
+                per_block: int, slab: int | None) -> None:
     """Pass 2: trajectories lo..hi of the raw file, divided by the constant, and their pairs at ``lag``.
 
-    Whole trajectories are read RAW_TRAJECTORIES at a time; a time-slab source is read back in its
-    slabs (all trajectories, ``time_block`` snapshots), and the last ``lag`` snapshots of each slab are
-    kept so that pairs spanning two slabs are not lost (pairs never cross a trajectory boundary).
+    Read as :func:`readback_plan` says: whole trajectories, or time slabs of all of them; in slabs the
+    last ``lag`` snapshots of each slab are kept so that pairs spanning two slabs are not lost (pairs
+    never cross a trajectory boundary).
     """
     from sictl.io import iter_trajectory_blocks
 
-    by_time = src.time_block is not None
-    if by_time:
-        blocks = iter_trajectory_blocks(raw, trajectories=src.n_trajectories, times=src.time_block)
-    else:
-        blocks = iter_trajectory_blocks(raw, trajectories=RAW_TRAJECTORIES)
-    seen, tail = 0, None
-    for block in blocks:
-        if by_time:
-            part = block[lo:hi] / np.float32(constant)
+    tail = None
+    for block in iter_trajectory_blocks(raw, trajectories=per_block, times=slab, start=lo, stop=hi):
+        part = block / np.float32(constant)
+        if slab is not None:
             writer.append_times(part)
             window = part if tail is None else np.concatenate([tail, part], axis=1)
             tail = window[:, -lag:] if lag else None
         else:
-            part = block[max(lo - seen, 0) : max(hi - seen, 0)] / np.float32(constant)
-            seen += len(block)
-            if not len(part):
-                continue
             writer.append(part)
             window = part
         if lag and window.shape[1] > lag:

@@ -163,23 +163,30 @@ class ImportConfig:
     name: str | None = None
 
 
-def _stream_axis(lay) -> tuple[int | None, bool]:
+def _stream_axis(lay, shape: tuple[int, ...], nbytes: int) -> tuple[int | None, bool]:
     """The input axis to read the file along, and whether it is the time axis.
 
     The trajectory axis (``traj``, else ``sample``: sictl.pipeline.layout.to_trajectories) when
-    there is one — blocks of whole trajectories; else the time axis — time slabs of the single
-    trajectory; else None (one sample).
+    there is one — blocks of whole trajectories, unless one trajectory alone is larger than a read
+    block (:data:`sictl.io.foreign.BLOCK_BYTES`: a few long runs), then time slabs of every trajectory;
+    with no trajectory axis the time axis — time slabs of the single trajectory; else None (one sample).
     """
-    traj = lay.axis("traj") if lay.axis("traj") is not None else lay.axis("sample")
+    from sictl.io.foreign import BLOCK_BYTES
+
+    traj, time = lay.axis("traj"), lay.axis("time")
+    if traj is not None and time is not None and nbytes // max(shape[traj], 1) > BLOCK_BYTES:
+        return time, True
+    traj = traj if traj is not None else lay.axis("sample")
     if traj is not None:
         return traj, False
-    return lay.axis("time"), lay.axis("time") is not None
+    return time, time is not None
 
 
 def import_source(cfg: ImportConfig) -> SourceData:
     """Trajectories from a ``.npy``/``.npz``/``.pt``/``.h5`` file, read in slices (see sictl.io.foreign
     and sictl.pipeline.layout): blocks of whole trajectories, or time slabs when the layout has no
-    trajectory or sample axis (one trajectory). Values are checked for NaN/inf block by block.
+    trajectory or sample axis (one trajectory) or when one trajectory is larger than a read block
+    (time slabs of every trajectory). Values are checked for NaN/inf block by block.
 
     The authors' Navier–Stokes ``.pt`` ((data, time), data (traj, time, H, W)) and Allen–Cahn
     ``AllenCahn1D_grid{N}_samples.npy`` ((2(N+1), S, N+1): walkers × samples × nodes) are recognised;
@@ -197,7 +204,7 @@ def import_source(cfg: ImportConfig) -> SourceData:
         fa = stack.enter_context(open_foreign(cfg.src, cfg.key))
         shape_in, stated, file_time = fa.data.shape, fa.layout, fa.time
         lay = resolve_layout(shape_in, cfg.layout, stated, name=os.path.basename(cfg.src))
-        axis, by_time = _stream_axis(lay)
+        axis, by_time = _stream_axis(lay, shape_in, fa.data.nbytes)
         rows = fa.data.rows_for(axis) if axis is not None else None
     except BaseException:
         stack.close()
@@ -215,7 +222,12 @@ def import_source(cfg: ImportConfig) -> SourceData:
     except BaseException:
         stack.close()
         raise
-    n_traj = shape_in[axis] if axis is not None and not by_time else 1
+    if axis is None:
+        n_traj = 1
+    elif by_time:  # time slabs: of every trajectory, or of the single one
+        n_traj = shape_in[lay.axis("traj")] if lay.axis("traj") is not None else 1
+    else:
+        n_traj = shape_in[axis]
     n_time = shape_in[axis] if by_time else probe.data.shape[1]
     time = file_time if file_time is not None and len(file_time) == n_time else np.arange(n_time, dtype=np.float32)
 

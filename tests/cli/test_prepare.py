@@ -407,6 +407,66 @@ def test_import_of_a_single_trajectory_streams_time_slabs(tmp_path, monkeypatch)
     assert np.array_equal(np.unique(got, axis=0), np.unique(want, axis=0))  # every pair, across the slabs
 
 
+def test_import_of_few_long_trajectories_streams_time_slabs_of_all(tmp_path, monkeypatch, foreign_reads):
+    """When one trajectory is larger than a read block, the importer reads time slabs of every
+    trajectory (never a whole trajectory) and writes the same fields and pairs as one whole read."""
+    from sictl.io import foreign
+
+    x = np.random.default_rng(9).standard_normal((3, 30, 8, 8)).astype(np.float32)
+    np.save(tmp_path / "long.npy", x)
+    args = ("import", str(tmp_path / "long.npy"), "--layout", "traj time x y", "--lag", "2")
+    prepare(*args, "-o", str(tmp_path / "whole.h5"))
+    monkeypatch.setattr(foreign, "BLOCK_BYTES", 4 * 3 * x[0, 0].nbytes)  # 4 snapshots of all 3 trajectories
+    foreign_reads.clear()
+    out = prepare(*args, "-o", str(tmp_path / "slabs.h5"))
+    assert foreign_reads == [(3, 4, 8, 8)] * 7 + [(3, 2, 8, 8)]
+    assert out["outputs"][0]["n_trajectories"] == 3 and out["outputs"][0]["n_pairs"] == 3 * 28
+    stored = load_dataset_array(tmp_path / "slabs.h5").reshape(x.shape) * np.float32(out["normalization"]["constant"])
+    assert np.allclose(stored, x, rtol=1e-6, atol=0)
+    assert np.array_equal(load_dataset_array(tmp_path / "slabs.h5"), load_dataset_array(tmp_path / "whole.h5"))
+    pairs = [np.concatenate([a.reshape(len(a), -1), b.reshape(len(b), -1)], axis=1)
+             for a, b in (tuple(np.concatenate(c) for c in zip(*iter_pair_batches(tmp_path / f, 1000)))
+                          for f in ("whole.h5", "slabs.h5"))]
+    assert np.array_equal(np.unique(pairs[0], axis=0), np.unique(pairs[1], axis=0))
+
+
+@pytest.mark.parametrize("budget_snapshots", [3 * 40, 25, 7])
+def test_long_trajectories_are_read_back_within_the_budget(tmp_path, monkeypatch, budget_snapshots):
+    """Pass 2 reads the raw file within READ_BUDGET_BYTES: whole trajectories while one fits, otherwise
+    time slabs of the part's trajectories; the fields and the set of pairs do not depend on the budget."""
+    from sictl.io import _dataset_batches
+    from sictl.pipeline import prepare as prepare_pipeline
+
+    x = np.random.default_rng(8).standard_normal((5, 40, 8, 8)).astype(np.float32)
+    np.save(tmp_path / "runs.npy", x)
+    args = ("import", str(tmp_path / "runs.npy"), "--layout", "traj time x y", "--lag", "3", "--split", "0.6")
+    prepare(*args, "-o", str(tmp_path / "ref.h5"))
+    snapshot = x[0, 0].nbytes
+    monkeypatch.setattr(prepare_pipeline, "READ_BUDGET_BYTES", budget_snapshots * snapshot)
+    blocks = []
+    iterate = _dataset_batches.iter_trajectory_blocks
+
+    def spy(*a, **kw):
+        for block in iterate(*a, **kw):
+            blocks.append(block.nbytes)
+            yield block
+
+    monkeypatch.setattr("sictl.io.iter_trajectory_blocks", spy)
+    out = prepare(*args, "-o", str(tmp_path / "small.h5"))
+    assert [o["n_trajectories"] for o in out["outputs"]] == [3, 2]
+    assert blocks and max(blocks) <= budget_snapshots * snapshot
+    if budget_snapshots < 40:  # not even one trajectory fits: slabs of both parts
+        assert len(blocks) > 2
+    for part in ("train", "test"):
+        ref, small = tmp_path / f"ref-{part}.h5", tmp_path / f"small-{part}.h5"
+        assert np.array_equal(load_dataset_array(small), load_dataset_array(ref))
+        pairs = [np.concatenate([a.reshape(len(a), -1), b.reshape(len(b), -1)], axis=1)
+                 for a, b in (tuple(np.concatenate(c) for c in zip(*iter_pair_batches(f, 1000)))
+                              for f in (ref, small))]
+        assert len(pairs[0]) == len(pairs[1]) == read_dataset(ref).n_trajectories * 37
+        assert np.array_equal(np.unique(pairs[0], axis=0), np.unique(pairs[1], axis=0))
+
+
 @pytest.mark.parametrize("case", ["unknown-axis", "axis-count", "nan", "inf", "truncated", "not-hdf5", "pickled"])
 def test_import_bad_input(tmp_path, case):
     arr = np.zeros((4, 8, 8), np.float32)
@@ -449,3 +509,22 @@ def test_import_bad_input(tmp_path, case):
         assert "pickled" in result.stderr
     if case in ("nan", "inf"):
         assert "non-finite" in result.stderr and ("(60, 0, 5)" in result.stderr) == (case == "inf")
+
+
+def test_statistics_do_not_depend_on_the_chunk_of_snapshots_transformed(tmp_path, monkeypatch):
+    """Pass 1 transforms a bounded number of snapshots at a time; any chunk size gives the same statistics."""
+    from sictl.pipeline import prepare as prepare_pipeline
+
+    x = np.random.default_rng(10).standard_normal((3, 20, 8, 8)).astype(np.float32)
+    np.save(tmp_path / "runs.npy", x)
+    args = ("import", str(tmp_path / "runs.npy"), "--layout", "traj time x y", "--normalize", "rms")
+    prepare(*args, "-o", str(tmp_path / "one.h5"))
+    monkeypatch.setattr(prepare_pipeline, "STATS_CHUNK_BYTES", 7 * 16 * 64)  # 7 snapshots per transform
+    prepare(*args, "-o", str(tmp_path / "chunked.h5"))
+    one, chunked = read_dataset(tmp_path / "one.h5").stats, read_dataset(tmp_path / "chunked.h5").stats
+    assert np.allclose(chunked.mode_power, one.mode_power, rtol=1e-12, atol=0)
+    assert np.allclose(chunked.shell_spectrum, one.shell_spectrum, rtol=1e-12, atol=0)
+    assert chunked.pixel_rms == pytest.approx(one.pixel_rms, rel=1e-12)
+    flat = x.reshape(-1, 8, 8).astype(np.float64)
+    power = np.mean(np.abs(np.fft.fft2(flat, norm="forward")) ** 2, axis=0) / float(np.mean(flat**2))
+    assert np.allclose(chunked.mode_power, power, rtol=1e-10, atol=0)

@@ -120,29 +120,13 @@ def test_sictl_mixture_dataset_gives_data_unit_mixture(tmp_path):
     assert np.allclose(fa.attrs["mixture"]["covs"], [[[1.0]], [[1.0]]])
 
 
-def _recording_reads(monkeypatch):
-    """Record the shape of every slice an ArraySource reads."""
-    from sictl.io import foreign
-
-    shapes: list[tuple[int, ...]] = []
-    read = foreign.ArraySource.read
-
-    def spy(self, *args, **kwargs):
-        block = read(self, *args, **kwargs)
-        shapes.append(block.shape)
-        return block
-
-    monkeypatch.setattr(foreign.ArraySource, "read", spy)
-    return shapes
-
-
-def test_npy_is_memory_mapped_and_read_in_slices(tmp_path, monkeypatch):
+def test_npy_is_memory_mapped_and_read_in_slices(tmp_path, monkeypatch, foreign_reads):
     from sictl.io import foreign
 
     a = np.random.default_rng(1).standard_normal((12, 3, 8)).astype(np.float32)
     np.save(tmp_path / "a.npy", a)
     monkeypatch.setattr(foreign, "BLOCK_BYTES", 4 * 3 * 8 * 5)  # five rows per slice
-    shapes = _recording_reads(monkeypatch)
+    shapes = foreign_reads
     with foreign.open_foreign(tmp_path / "a.npy") as fa:
         assert isinstance(fa.data._base, np.memmap) and fa.data.shape == a.shape
         parts = list(fa.data.blocks(0))

@@ -210,6 +210,11 @@ def test_time_slabs_write_the_same_file_as_whole_trajectories(tmp_path):
     assert [b.shape for b in slabs] == [(5, 3, 9), (5, 3, 9), (5, 1, 9)]
     assert np.array_equal(np.concatenate(slabs, axis=1), x)
     assert np.array_equal(np.concatenate(list(iter_trajectory_blocks(tmp_path / "slabs.h5", trajectories=2))), x)
+    # a range of trajectories, in blocks that stop at its end
+    part = list(iter_trajectory_blocks(tmp_path / "slabs.h5", trajectories=2, start=1, stop=4))
+    assert [b.shape[0] for b in part] == [2, 1] and np.array_equal(np.concatenate(part), x[1:4])
+    part = list(iter_trajectory_blocks(tmp_path / "slabs.h5", trajectories=3, times=4, start=2, stop=5))
+    assert [b.shape for b in part] == [(3, 4, 9), (3, 3, 9)] and np.array_equal(np.concatenate(part, axis=1), x[2:5])
 
 
 def test_slab_chunks_are_whole_slabs_of_about_a_mebibyte():
