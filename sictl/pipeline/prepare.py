@@ -278,14 +278,15 @@ def readback_plan(n_trajectories: int, n_times: int, sample_shape: tuple[int, ..
     """How pass 2 reads a part of ``n_trajectories`` back: (trajectories per block, snapshots per block).
 
     Snapshots None means whole trajectories, at most :data:`RAW_TRAJECTORIES` of them and within
-    :data:`READ_BUDGET_BYTES`. When one trajectory alone exceeds the budget (a few long imported
-    trajectories), or the source came in time slabs, every trajectory of the part is read in time
-    slabs instead, as many snapshots as the budget allows (a time-slab source's own slab at most).
+    :data:`READ_BUDGET_BYTES`. When one trajectory alone exceeds the budget and the part has more
+    snapshots than trajectories (a few long imported runs), or the source came in time slabs, every
+    trajectory of the part is read in time slabs instead, as many snapshots as the budget allows (a
+    time-slab source's own slab at most). Either way a block is the smaller of the two units.
     """
     snapshot = 4 * math.prod(sample_shape)
     whole = min(RAW_TRAJECTORIES, n_trajectories, READ_BUDGET_BYTES // max(snapshot * n_times, 1))
-    if time_block is None and whole >= 1:
-        return whole, None
+    if time_block is None and (whole >= 1 or n_trajectories >= n_times):
+        return max(whole, 1), None
     slab = max(1, READ_BUDGET_BYTES // max(snapshot * n_trajectories, 1))
     return n_trajectories, min(slab, time_block or n_times, n_times)
 

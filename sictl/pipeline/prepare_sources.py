@@ -168,13 +168,16 @@ def _stream_axis(lay, shape: tuple[int, ...], nbytes: int) -> tuple[int | None, 
 
     The trajectory axis (``traj``, else ``sample``: sictl.pipeline.layout.to_trajectories) when
     there is one — blocks of whole trajectories, unless one trajectory alone is larger than a read
-    block (:data:`sictl.io.foreign.BLOCK_BYTES`: a few long runs), then time slabs of every trajectory;
-    with no trajectory axis the time axis — time slabs of the single trajectory; else None (one sample).
+    block (:data:`sictl.io.foreign.BLOCK_BYTES`) and there are more snapshots than trajectories (a few
+    long runs: one snapshot of every trajectory is then the smaller unit), then time slabs of every
+    trajectory; with no trajectory axis the time axis — time slabs of the single trajectory; else
+    None (one sample).
     """
     from sictl.io.foreign import BLOCK_BYTES
 
     traj, time = lay.axis("traj"), lay.axis("time")
-    if traj is not None and time is not None and nbytes // max(shape[traj], 1) > BLOCK_BYTES:
+    if traj is not None and time is not None and shape[time] > shape[traj] \
+            and nbytes // max(shape[traj], 1) > BLOCK_BYTES:
         return time, True
     traj = traj if traj is not None else lay.axis("sample")
     if traj is not None:

@@ -428,9 +428,16 @@ def test_import_of_few_long_trajectories_streams_time_slabs_of_all(tmp_path, mon
              for a, b in (tuple(np.concatenate(c) for c in zip(*iter_pair_batches(tmp_path / f, 1000)))
                           for f in ("whole.h5", "slabs.h5"))]
     assert np.array_equal(np.unique(pairs[0], axis=0), np.unique(pairs[1], axis=0))
+    # more trajectories than snapshots: one trajectory is the smaller unit, read one at a time
+    y = np.random.default_rng(11).standard_normal((20, 14, 8, 8)).astype(np.float32)  # 14 snapshots > a read
+    np.save(tmp_path / "many.npy", y)
+    foreign_reads.clear()
+    prepare("import", str(tmp_path / "many.npy"), "--layout", "traj time x y", "-o", str(tmp_path / "many.h5"))
+    assert foreign_reads == [(1, 14, 8, 8)] * 20
+    assert np.allclose(load_dataset_array(tmp_path / "many.h5").reshape(y.shape), y, rtol=1e-6, atol=0)
 
 
-@pytest.mark.parametrize("budget_snapshots", [3 * 40, 25, 7])
+@pytest.mark.parametrize("budget_snapshots", [3 * 40, 25, 7, 2])
 def test_long_trajectories_are_read_back_within_the_budget(tmp_path, monkeypatch, budget_snapshots):
     """Pass 2 reads the raw file within READ_BUDGET_BYTES: whole trajectories while one fits, otherwise
     time slabs of the part's trajectories; the fields and the set of pairs do not depend on the budget."""
@@ -454,7 +461,7 @@ def test_long_trajectories_are_read_back_within_the_budget(tmp_path, monkeypatch
     monkeypatch.setattr("sictl.io.iter_trajectory_blocks", spy)
     out = prepare(*args, "-o", str(tmp_path / "small.h5"))
     assert [o["n_trajectories"] for o in out["outputs"]] == [3, 2]
-    assert blocks and max(blocks) <= budget_snapshots * snapshot
+    assert blocks and max(blocks) <= max(budget_snapshots, 3) * snapshot  # 3: one snapshot of every trajectory
     if budget_snapshots < 40:  # not even one trajectory fits: slabs of both parts
         assert len(blocks) > 2
     for part in ("train", "test"):
