@@ -39,6 +39,7 @@ import torch
 from sictl.cli.prepare import allen_cahn as allen_cahn_command
 from sictl.core.allen_cahn import AllenCahnConfig
 from sictl.io import iter_trajectory_blocks
+from sictl.cli.runtime import keep_freed_memory
 from sictl.pipeline.prepare import PrepareOptions, write_prepared
 from sictl.pipeline.prepare_sources import allen_cahn_source
 
@@ -158,6 +159,8 @@ def print_table(results: list[dict]) -> None:
 def main(argv=None) -> list[dict]:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--n", type=int, nargs="+", default=[32, 64])
+    ap.add_argument("--system-malloc", action="store_true",
+                    help="keep the C library's malloc defaults instead of the setting `sictl` applies to itself")
     ap.add_argument("--chains", type=int, default=None, help="(the CLI's default: 256)")
     ap.add_argument("--samples-per-chain", type=int, default=None, help="(the CLI's default: 64)")
     ap.add_argument("--thin", type=int, default=None, help="(the CLI's default: 4)")
@@ -167,6 +170,8 @@ def main(argv=None) -> list[dict]:
     ap.add_argument("--threads", type=int, default=None, help="torch intra-op threads (the sampler itself uses 1)")
     ap.add_argument("--output", default=os.path.join(os.path.dirname(__file__), "results", "allen_cahn.json"))
     args = ap.parse_args(argv)
+    if not args.system_malloc:
+        keep_freed_memory()  # what the `sictl` command does (sictl/cli/runtime.py)
     if args.threads:
         torch.set_num_threads(args.threads)
     results = [run_one(n, args) for n in args.n]

@@ -40,6 +40,7 @@ import torch
 
 from sictl.core.navier_stokes import PRESETS, NavierStokes2D, energy, enstrophy, palinstrophy
 from sictl.io import iter_trajectory_blocks, read_dataset
+from sictl.cli.runtime import keep_freed_memory
 from sictl.pipeline.prepare import PrepareOptions, write_prepared
 from sictl.pipeline.prepare_sources import NavierStokesSource, navier_stokes_source
 
@@ -134,6 +135,8 @@ def checks(result: dict) -> list[tuple[str, str, str, bool]]:
 def main(argv=None) -> dict:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--preset", default="small", choices=sorted(PRESETS))
+    ap.add_argument("--system-malloc", action="store_true",
+                    help="keep the C library's malloc defaults instead of the setting `sictl` applies to itself")
     ap.add_argument("--trajectories", type=int, default=None, help="(8; --quick: 2)")
     ap.add_argument("--snapshots", type=int, default=None, help="snapshots per trajectory (preset: 100; --quick: 4)")
     ap.add_argument("--burn-in", type=float, default=None, help="discarded time (preset: 50; --quick: 1)")
@@ -148,6 +151,8 @@ def main(argv=None) -> dict:
     ap.add_argument("--output", default=None, help="(benchmarks/results/navier_stokes[-quick].json)")
     ap.add_argument("--no-heap-pad", action="store_true", help="leave glibc's heap trimming as it is")
     args = ap.parse_args(argv)
+    if not args.system_malloc:
+        keep_freed_memory()  # what the `sictl` command does (sictl/cli/runtime.py)
     name = "navier_stokes-quick.json" if args.quick else "navier_stokes.json"
     args.output = args.output or os.path.join(os.path.dirname(os.path.abspath(__file__)), "results", name)
     if not args.no_heap_pad:
