@@ -135,8 +135,8 @@ def measure_loop(data: str, solver: str, dtype: str, args) -> dict:
     row = tally.row(measure="loop", solver=solver, dtype=dtype, nfe=nfe, n=args.batch)
     # the share a perfectly fused solver would reach: the same drift time, plus only the minimum traffic
     # of the steps at the measured pass bandwidth (the base draw and the bookkeeping counted as nothing)
-    one_pass = pass_seconds(p.drift.sample_base((args.batch, *p.source.sample_shape), generator=None,
-                                                like=torch.empty(0, dtype=p.dtype, device=args.device)), args.device)
+    one_pass = pass_seconds(torch.empty((args.batch, *p.source.sample_shape), dtype=p.dtype, device=args.device),
+                            args.device)
     drift = row["seconds"] * row["drift_fraction"]
     fused = FUSED_ARRAYS.get(solver, float("nan")) / 3 * one_pass * (len(p.ts) - 1)
     return {**row, "pass_seconds": one_pass, "fused_bound": drift / (drift + fused)}
