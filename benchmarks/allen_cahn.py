@@ -37,9 +37,9 @@ import time
 import torch
 
 from sictl.cli.prepare import allen_cahn as allen_cahn_command
-from sictl.core.allen_cahn import AllenCahnConfig
-from sictl.io import iter_trajectory_blocks
 from sictl.cli.runtime import keep_freed_memory
+from sictl.core.simulators.allen_cahn import AllenCahnConfig
+from sictl.io import iter_trajectory_blocks
 from sictl.pipeline.prepare import PrepareOptions, write_prepared
 from sictl.pipeline.prepare_sources import allen_cahn_source
 

@@ -38,9 +38,9 @@ import time
 
 import torch
 
-from sictl.core.navier_stokes import PRESETS, NavierStokes2D, energy, enstrophy, palinstrophy
-from sictl.io import iter_trajectory_blocks, read_dataset
 from sictl.cli.runtime import keep_freed_memory
+from sictl.core.simulators.navier_stokes import PRESETS, NavierStokes2D, energy, enstrophy, palinstrophy
+from sictl.io import iter_trajectory_blocks, read_dataset
 from sictl.pipeline.prepare import PrepareOptions, write_prepared
 from sictl.pipeline.prepare_sources import NavierStokesSource, navier_stokes_source
 

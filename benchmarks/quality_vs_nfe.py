@@ -2,7 +2,7 @@
 
 For the Matérn s=3, ℓ=1 field (S(|k|=1) = 1) on an N×N grid with white noise of unit variance per mode,
 every (schedule, solver, grid, NFE) gets the exact per-mode variance of what the pipeline would generate
-(`sictl.core.gaussian.generated_variance`: the real solver steps on the exact linear drift) and from it
+(`sictl.core.exact.gaussian.generated_variance`: the real solver steps on the exact linear drift) and from it
 the relative error of the shell spectrum, κ = 1..N/2 (mean and max over shells). Schedules: linear,
 trig, designed (λ_min); solvers: all of them (em with ε*); grids: uniform, logsnr; N ∈ {32, 64, 128,
 256}. Prints one table per N (mean error; `*` marks a max error below 5 %) and writes JSON to
@@ -21,10 +21,12 @@ import time
 
 import torch
 
-from sictl.core import spectra
-from sictl.core.gaussian import generated_variance
-from sictl.core.schedules import Designed, Linear, Trig
-from sictl.core.solvers import SOLVERS, make_diffusion, make_solver, time_grid
+from sictl.core.exact.gaussian import generated_variance
+from sictl.core.fields import spectra
+from sictl.core.interpolants.schedules import Designed, Linear, Trig
+from sictl.core.sampling.diffusion import make_diffusion
+from sictl.core.sampling.grids import time_grid
+from sictl.core.sampling.solvers import SOLVERS, make_solver
 
 T_MIN, T_MAX = 1e-4, 1 - 1e-4
 

@@ -40,10 +40,10 @@ import time
 import numpy as np
 import torch
 
-from sictl.core.drifts import Drift
-from sictl.core.spectra import matern_power
-from sictl.io import DatasetMeta, DatasetStats, Normalization, write_dataset
 from sictl.cli.runtime import keep_freed_memory
+from sictl.core.fields.spectra import matern_power
+from sictl.core.sampling.drift import Drift
+from sictl.io import DatasetMeta, DatasetStats, Normalization, write_dataset
 from sictl.pipeline.sample import SampleConfig, open_exact_source, plan, run, sample_batch
 
 

@@ -47,3 +47,5 @@ from sictl.io.schedules import export_schedule_json as export_schedule_json
 from sictl.io.schedules import read_schedule as read_schedule
 from sictl.io.schedules import validate_schedule as validate_schedule
 from sictl.io.schedules import write_schedule as write_schedule
+from sictl.io.mixtures import mixture_from_json as mixture_from_json
+from sictl.io.mixtures import read_mixture as read_mixture

@@ -17,7 +17,12 @@ import h5py
 import numpy as np
 
 from sictl.errors import ConfigError, SchemaError
-from sictl.io._dataset_batches import iter_dataset_batches, iter_pair_batches, iter_trajectory_blocks, load_dataset_array
+from sictl.io._dataset_batches import (
+    iter_dataset_batches,
+    iter_pair_batches,
+    iter_trajectory_blocks,
+    load_dataset_array,
+)
 from sictl.io._h5 import (
     Provenance,
     attr_str,

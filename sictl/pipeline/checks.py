@@ -12,9 +12,10 @@ import math
 
 import torch
 
-from sictl.core.conversions import eps_star, follmer_g2, wronskian
-from sictl.core.drifts import DiagonalGaussianDrift, TransferredDrift
-from sictl.core.schedules import POINT_SOURCE_BETAS, Linear, PointSource, VariancePreserving
+from sictl.core.exact.drifts import DiagonalGaussianDrift
+from sictl.core.interpolants.conversions import eps_star, follmer_g2, wronskian
+from sictl.core.interpolants.schedules import POINT_SOURCE_BETAS, Linear, PointSource, VariancePreserving
+from sictl.core.sampling.drift import TransferredDrift
 
 
 def _probe_ratios(target) -> torch.Tensor:

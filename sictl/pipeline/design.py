@@ -15,12 +15,12 @@ from dataclasses import asdict, dataclass
 
 import torch
 
-from sictl.core import design, gaussian, two_mode
-from sictl.core.conversions import optimal_diffusion
-from sictl.core.schedules import Linear, Schedule, Trig, VariancePreserving
-from sictl.core.solvers import time_grid
+from sictl.core.exact import design, gaussian, two_mode
+from sictl.core.interpolants.conversions import optimal_diffusion
+from sictl.core.interpolants.schedules import Linear, Schedule, Trig, VariancePreserving
+from sictl.core.sampling.grids import time_grid
 from sictl.errors import ConfigError
-from sictl.pipeline.targets import GaussianTarget, GeneralMixtureTarget, MixtureTarget, build_target
+from sictl.pipeline.targets import GaussianTarget, MixtureTarget, build_target
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -140,7 +140,7 @@ def _gaussian_design(cfg: DesignConfig, target: GaussianTarget, info: dict, crit
     if not cfg.rescale:
         crit.designed_lipschitz = vp.lipschitz(_gaussian_ratio(ratios, "a2"))
         return vp.schedule, "vp-clock", {"criterion": "a2"}
-    from sictl.core.schedules import DesignedPair
+    from sictl.core.interpolants.schedules import DesignedPair
 
     pair = DesignedPair(target.ratio_min, target.ratio_max)
     info["a2_saved_by_rescaling"] = vp.value - gaussian.a2(pair, (target.ratio_min, target.ratio_max))

@@ -4,7 +4,7 @@ Inputs are sictl files (samples, datasets) or foreign arrays (``.npy/.npz/.pt/.h
 layout, :mod:`sictl.io.foreign` and :mod:`sictl.pipeline.layout`); everything is compared in data
 units as ``(n, C, *spatial)`` fields or ``(n, dim)`` vectors. The reference is a set of samples
 (``--reference``: a dataset, samples file, foreign array or a mixture JSON file, whose exact law is
-then sampled), or only a spectrum (``--reference-spectrum``). The maths is in :mod:`sictl.core.metrics`.
+then sampled), or only a spectrum (``--reference-spectrum``). The maths is in :mod:`sictl.core.fields.metrics`.
 
 Non-finite samples are counted and reported; they make the evaluation fail unless ``allow_nan``, in
 which case the finite ones are evaluated (and the count is still reported). They are never dropped
@@ -13,7 +13,6 @@ silently.
 
 from __future__ import annotations
 
-import json
 import math
 import os
 import time
@@ -22,8 +21,8 @@ from dataclasses import asdict, dataclass
 import numpy as np
 import torch
 
-from sictl.core import metrics as M
-from sictl.core.gmm import GaussianMixture
+from sictl.core.exact.gmm import GaussianMixture
+from sictl.core.fields import metrics as M
 from sictl.errors import ConfigError, SchemaError, ShapeError, SictlError
 from sictl.pipeline.layout import resolve_layout, to_samples
 
@@ -93,17 +92,16 @@ def load_samples(path: str, key=None, layout=None, *, prefer=None, drop_last_nod
     x = to_samples(fa.data, lay, drop_last_node=drop_last_node and not sictl_file)
     mixture = None
     if "mixture" in fa.attrs:
-        mixture = GaussianMixture.from_dict(fa.attrs["mixture"])
+        from sictl.io import mixture_from_json
+
+        mixture = mixture_from_json(fa.attrs["mixture"], f"{path} @mixture")
     return Loaded(x, str(path), fa.kind, str(lay), fa.attrs.get("mode_power"), mixture, fa.attrs.get("field"))
 
 
 def _mixture_reference(path: str, n: int, seed: int) -> Loaded:
-    try:
-        with open(path, encoding="utf-8") as fh:
-            mixture = GaussianMixture.from_dict(json.load(fh))
-    except (OSError, ValueError, TypeError) as exc:
-        raise ConfigError(f"{path}: not a readable mixture JSON file ({exc})",
-                          hint='expected {"weights": [...], "means": [[...]], "covs": [...]}') from None
+    from sictl.io import read_mixture
+
+    mixture = read_mixture(path)
     x = mixture.sample(max(n, 2000), generator=torch.Generator().manual_seed(seed))
     return Loaded(x.numpy(), path, "mixture", "sample dim", mixture=mixture)
 
@@ -192,7 +190,7 @@ def _spectrum(x: np.ndarray, dim: int, ref_power, ref_source: str, vorticity: bo
 
 
 def _shell_counts(n: int, dim: int) -> np.ndarray:
-    from sictl.core.spectra import shell_index
+    from sictl.core.fields.spectra import shell_index
 
     idx = shell_index(n, dim).flatten()
     return idx[idx > 0].numpy()

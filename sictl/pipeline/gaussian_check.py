@@ -14,10 +14,14 @@ from dataclasses import asdict, dataclass, field
 
 import torch
 
-from sictl.core import gaussian, spectra, two_mode
-from sictl.core.drifts import DiagonalGaussianDrift, FourierGaussianDrift
-from sictl.core.schedules import Schedule, VariancePreserving, make_schedule
-from sictl.core.solvers import integrate, make_diffusion, make_solver, time_grid
+from sictl.core.exact import gaussian, two_mode
+from sictl.core.exact.drifts import DiagonalGaussianDrift, FourierGaussianDrift
+from sictl.core.fields import spectra
+from sictl.core.interpolants.schedules import Schedule, VariancePreserving, make_schedule
+from sictl.core.sampling.diffusion import make_diffusion
+from sictl.core.sampling.grids import time_grid
+from sictl.core.sampling.integrate import integrate
+from sictl.core.sampling.solvers import make_solver
 from sictl.errors import ConfigError
 from sictl.pipeline import checks
 from sictl.pipeline.targets import GaussianTarget, GeneralMixtureTarget, MixtureTarget, build_target

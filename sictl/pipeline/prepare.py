@@ -28,7 +28,7 @@ from dataclasses import asdict, dataclass, field
 import numpy as np
 import torch
 
-from sictl.core import spectra
+from sictl.core.fields import spectra
 from sictl.errors import ConfigError
 
 Progress = Callable[[str, float, float], None]

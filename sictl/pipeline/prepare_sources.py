@@ -4,14 +4,12 @@ trajectory blocks in data units."""
 from __future__ import annotations
 
 import contextlib
-
-import json
 from dataclasses import asdict, dataclass
 
 import numpy as np
 import torch
 
-from sictl.core import spectra
+from sictl.core.fields import spectra
 from sictl.errors import ConfigError
 from sictl.pipeline.prepare import SourceData
 
@@ -87,7 +85,7 @@ class GMMConfig:
     spec: str | None = None
 
     def mixture(self):
-        from sictl.core.gmm import GaussianMixture
+        from sictl.core.exact.gmm import GaussianMixture
 
         given = [self.two_mode is not None, self.weights is not None or self.means is not None, self.spec is not None]
         if sum(given) != 1:
@@ -109,16 +107,9 @@ class GMMConfig:
                 raise ConfigError(f"--two-mode needs M > 0 and 0 < p < 1, got {self.two_mode!r}", hint=two_mode_hint)
             return GaussianMixture.two_mode(M, p, dim=self.dim)
         if self.spec is not None:
-            try:
-                with open(self.spec, encoding="utf-8") as fh:
-                    spec = json.load(fh)
-            except OSError as exc:
-                raise ConfigError(f"{self.spec}: cannot read ({exc.strerror or exc})",
-                                  hint="check the path of the --spec JSON file") from None
-            except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-                raise ConfigError(f"{self.spec} is not valid JSON ({exc})",
-                                  hint='expected {"weights": [...], "means": [[...]], "covs": [...]}') from None
-            return GaussianMixture.from_dict(spec)
+            from sictl.io import read_mixture
+
+            return read_mixture(self.spec)
         if self.weights is None or self.means is None:
             raise ConfigError("--weights and --means go together", hint="e.g. --weights 0.3,0.7 --means '5;-5'")
         weights = [w for row in parse_vectors(self.weights, "--weights") for w in row]
@@ -261,9 +252,9 @@ def allen_cahn_source(config, seed: int, progress=None, block: int = 32) -> Sour
     chains are one time slab ``(chains, ≤ block, N+1)`` handed to the writer (which splits by chain).
     The samples do not depend on ``block``: a seed gives the same data for any block size.
     """
-    from sictl.core.allen_cahn import AllenCahnSampler
+    from sictl.core.simulators.allen_cahn import AllenCahnSampler
 
-    cfg = config  # a sictl.core.allen_cahn.AllenCahnConfig (validated on construction)
+    cfg = config  # a sictl.core.simulators.allen_cahn.AllenCahnConfig (validated on construction)
     if isinstance(block, bool) or not isinstance(block, int) or block < 1:
         raise ConfigError(f"block must be an integer ≥ 1, got {block!r}", hint="e.g. block=32 samples per slab")
     diagnostics: dict = {}
@@ -290,7 +281,7 @@ PRECISIONS = ("float32", "float64")
 
 @dataclass(frozen=True, kw_only=True)
 class NavierStokesSource:
-    """Trajectories of the stochastic vorticity equation (sictl.core.navier_stokes).
+    """Trajectories of the stochastic vorticity equation (sictl.core.simulators.navier_stokes).
 
     ``precision`` is the solver's arithmetic, "float32" or "float64" (None: the preset's, float32);
     the data are stored as float32 either way.
@@ -317,7 +308,7 @@ def navier_stokes_source(cfg: NavierStokesSource, seed: int, progress=None, devi
     ``progress(stage, done, total)`` is called in simulated time × trajectories (after every
     snapshot interval of every batch).
     """
-    from sictl.core.navier_stokes import PRESETS, NavierStokes2D
+    from sictl.core.simulators.navier_stokes import PRESETS, NavierStokes2D
 
     if cfg.preset not in PRESETS:
         raise ConfigError(f"unknown Navier–Stokes preset {cfg.preset!r}", hint=f"choose one of {', '.join(PRESETS)}")

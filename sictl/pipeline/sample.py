@@ -26,15 +26,17 @@ import json
 import os
 import time
 from dataclasses import asdict, dataclass, field
-from types import SimpleNamespace
 
 import numpy as np
 import torch
 
-from sictl.core.drifts import CountingDrift, Drift, FourierGaussianDrift, TransferredDrift
-from sictl.core.gmm import GaussianMixture, gmm_fields
-from sictl.core.schedules import Schedule, VariancePreserving, as_time, make_schedule
-from sictl.core.solvers import make_diffusion, make_solver, time_grid
+from sictl.core.exact.drifts import FourierGaussianDrift, GaussianMixtureDrift
+from sictl.core.exact.gmm import GaussianMixture
+from sictl.core.interpolants.schedules import Schedule, VariancePreserving, make_schedule
+from sictl.core.sampling.diffusion import make_diffusion
+from sictl.core.sampling.drift import CountingDrift, Drift, TransferredDrift
+from sictl.core.sampling.grids import time_grid
+from sictl.core.sampling.solvers import make_solver
 from sictl.errors import ConfigError, SchemaError
 from sictl.pipeline.targets import GaussianTarget, white_base_variance
 
@@ -77,24 +79,6 @@ class SampleConfig:
                               hint="float32 is the default; float64 for comparisons at integrator tolerance")
         if self.diffusion not in ("0", "none") and self.solver != "em":
             raise ConfigError(f"--diffusion {self.diffusion} needs --solver em", hint="ODE solvers ignore diffusion; use --solver em")
-
-
-class GaussianMixtureDrift(Drift):
-    """Exact drift of ``x_t = α z + β x1``, ``z ~ N(0, base_var I)``, ``x1`` a Gaussian mixture (sictl.core.gmm)."""
-
-    def __init__(self, schedule: Schedule, mixture: GaussianMixture, base_var: float = 1.0):
-        self.schedule, self.mixture, self.base_var = schedule, mixture, float(base_var)
-        self._base = GaussianMixture.gaussian(torch.zeros(mixture.dim, dtype=torch.float64), self.base_var)
-
-    def velocity(self, t, x):
-        v = self.schedule(as_time(t).to(torch.float64))
-        sv = SimpleNamespace(alpha=v.alpha, beta=v.beta, alpha_dot=v.alpha_dot, beta_dot=v.beta_dot,
-                             gamma=0.0, gamma_gamma_dot=0.0)
-        return gmm_fields(self._base, self.mixture, sv, x).velocity
-
-    def sample_base(self, shape, *, generator, like):
-        z = torch.randn(shape, generator=generator, dtype=like.dtype, device=like.device)
-        return z * self.base_var**0.5
 
 
 @dataclass

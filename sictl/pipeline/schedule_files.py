@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from sictl.core.schedules import Designed, DesignedPair, Linear, Schedule, Tabulated, Trig
+from sictl.core.interpolants.schedules import Designed, DesignedPair, Linear, Schedule, Tabulated, Trig
 from sictl.errors import SchemaError
 
 CLOSED_FORMS = {

@@ -9,7 +9,8 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor
 
-from sictl.core import spectra, two_mode
+from sictl.core.exact import two_mode
+from sictl.core.fields import spectra
 from sictl.errors import ConfigError
 
 
@@ -118,7 +119,7 @@ def _white_std(arg: str) -> float:
 class GeneralMixtureTarget:
     """Any Gaussian mixture (weights, means, covariances) over a white base N(0, base_var I)."""
 
-    mixture: object  # sictl.core.gmm.GaussianMixture
+    mixture: object  # sictl.core.exact.gmm.GaussianMixture
     base_var: float = 1.0
     info: dict | None = None
     checksum: str | None = None
@@ -230,26 +231,9 @@ def _spectrum_target(path: str, base: str) -> GaussianTarget:
 
 
 def _mixture_file_target(path: str, base: str) -> GeneralMixtureTarget:
-    import json
+    from sictl.io import read_mixture
 
-    from sictl.core.gmm import GaussianMixture
-
-    try:
-        with open(path, encoding="utf-8") as fh:
-            spec = json.load(fh)
-    except FileNotFoundError:
-        raise ConfigError(f"{path}: no such file", hint="give a JSON file with weights, means and covs") from None
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise ConfigError(f"{path} is not valid JSON ({exc})", hint='e.g. {"weights": [0.3, 0.7], "means": [[5], [-5]], "covs": [1, 1]}') from None
-    if not isinstance(spec, dict) or not {"weights", "means"} <= set(spec):
-        raise ConfigError(f"{path}: expected an object with 'weights', 'means' and 'covs'",
-                          hint='e.g. {"weights": [0.3, 0.7], "means": [[5], [-5]], "covs": [1, 1]}')
-    spec.setdefault("covs", [1.0] * len(spec["weights"]))
-    try:
-        mixture = GaussianMixture.from_dict(spec)
-    except (TypeError, ValueError) as exc:
-        raise ConfigError(f"{path}: malformed mixture ({exc})",
-                          hint="weights (K,), means (K, d), covs: K variances, K diagonals or K d×d matrices") from None
+    mixture = read_mixture(path)
     name, _, arg = base.partition(":")
     if name != "white":
         raise ConfigError(f"unknown base {base!r} for a mixture", hint="use white or white:σ0 (base N(0, σ0² I))")

@@ -45,7 +45,7 @@ def test_ratio_table_is_the_designed_schedule(tmp_path):
 
 
 def test_read_back_verbatim_and_checksum_recorded(tmp_path):
-    from sictl.core.schedules import Designed
+    from sictl.core.interpolants.schedules import Designed
     from sictl.io import file_checksum, read_schedule
     from sictl.pipeline.schedule_files import load_schedule
 
@@ -98,7 +98,7 @@ def test_kinetic_criterion_compares():
 
 
 def test_spectrum_file_target_equals_matern(tmp_path):
-    from sictl.core.spectra import matern_power
+    from sictl.core.fields.spectra import matern_power
     from sictl.io import DatasetMeta, DatasetStats, write_dataset
 
     power = matern_power(32, 2).numpy()
@@ -140,8 +140,8 @@ MIX3 = {"weights": [0.5, 0.3, 0.2], "means": [[3.0, 0.0], [-2.0, 1.5], [0.0, -3.
 
 def _independent_g(spec: dict, beta: float, n: int = 1000, h: float = 1e-5) -> float:
     """E‖∇_x b‖₂² at β̇ = 1 from the library's exact GMM velocity, by central differences, fresh draws."""
-    from sictl.core.gmm import GaussianMixture, gmm_fields
-    from sictl.core.schedules import ScheduleValues
+    from sictl.core.exact.gmm import GaussianMixture, gmm_fields
+    from sictl.core.interpolants.schedules import ScheduleValues
 
     mix = GaussianMixture.from_dict(spec)
     base = GaussianMixture.gaussian(torch.zeros(mix.dim, dtype=torch.float64), 1.0)

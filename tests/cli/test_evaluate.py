@@ -10,7 +10,7 @@ import torch
 from typer.testing import CliRunner
 
 from sictl.cli.app import app
-from sictl.core.spectra import matern_power
+from sictl.core.fields.spectra import matern_power
 
 runner = CliRunner()
 

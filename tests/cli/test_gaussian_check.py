@@ -103,10 +103,11 @@ def test_gmm_a2_linear_values():
 
 
 def test_schedule_file_is_used_verbatim(tmp_path):
-    from sictl.core.conversions import eps_star
-    from sictl.core.schedules import Trig
-    from sictl.io import ScheduleTable, file_checksum, write_schedule
     import torch
+
+    from sictl.core.interpolants.conversions import eps_star
+    from sictl.core.interpolants.schedules import Trig
+    from sictl.io import ScheduleTable, file_checksum, write_schedule
 
     t = torch.linspace(0, 1, 4001, dtype=torch.float64)
     v = Trig()(t)
@@ -166,10 +167,10 @@ def test_wrong_kind_and_non_monotone_schedule_file(tmp_path):
     assert result.exit_code == 1 and "expected a 'schedule' file" in result.stderr
 
     import h5py
-
-    from sictl.core.schedules import Linear
-    from sictl.io import ScheduleTable, write_schedule
     import torch
+
+    from sictl.core.interpolants.schedules import Linear
+    from sictl.io import ScheduleTable, write_schedule
 
     t = torch.linspace(0, 1, 11, dtype=torch.float64)
     v = Linear()(t)
@@ -211,9 +212,10 @@ def test_report_to_stdout_round_trips(tmp_path):
 
 
 def test_matern_in_one_dimension():
-    from sictl.core.gaussian import lipschitz
-    from sictl.core.schedules import Linear
     import torch
+
+    from sictl.core.exact.gaussian import lipschitz
+    from sictl.core.interpolants.schedules import Linear
 
     n = 64
     out = run_json("--matern", str(n), "--dim", "1", "--schedules", "linear,designed", "--steps", "19")

@@ -12,7 +12,7 @@ import torch
 from typer.testing import CliRunner
 
 from sictl.cli.app import app
-from sictl.core import spectra
+from sictl.core.fields import spectra
 from sictl.io import iter_pair_batches, load_dataset_array, read_dataset
 
 runner = CliRunner()
@@ -198,7 +198,7 @@ def test_allen_cahn_source(tmp_path):
 def test_allen_cahn_streams_time_slabs_split_by_chain(tmp_path):
     """The source yields a slab of all chains per thinning block; concatenated, they are the one-shot
     run; the written files split by chain, and pairs at a lag span the slabs."""
-    from sictl.core.allen_cahn import AllenCahnConfig, AllenCahnSampler
+    from sictl.core.simulators.allen_cahn import AllenCahnConfig, AllenCahnSampler
     from sictl.pipeline.prepare import PrepareOptions, write_prepared
     from sictl.pipeline.prepare_sources import allen_cahn_source
 

@@ -16,7 +16,7 @@ import torch
 from typer.testing import CliRunner
 
 from sictl.cli.app import app
-from sictl.core.spectra import matern_power, shell_spectrum
+from sictl.core.fields.spectra import matern_power, shell_spectrum
 
 runner = CliRunner()
 
@@ -130,9 +130,11 @@ def test_mixture_mode_weights_linear_collapses_designed_does_not(tmp_path):
 
 
 def test_euler_maruyama_optimal_diffusion_converges_to_the_variance(tmp_path):
-    from sictl.core.gaussian import generated_variance
-    from sictl.core.schedules import Linear, VariancePreserving
-    from sictl.core.solvers import make_diffusion, make_solver, time_grid
+    from sictl.core.exact.gaussian import generated_variance
+    from sictl.core.interpolants.schedules import Linear, VariancePreserving
+    from sictl.core.sampling.diffusion import make_diffusion
+    from sictl.core.sampling.grids import time_grid
+    from sictl.core.sampling.solvers import make_solver
     from sictl.io import load_samples_array
 
     spec = tmp_path / "gauss.json"
@@ -224,8 +226,8 @@ def test_bad_input_one_line_error_and_no_output(tmp_path, args, needle):
 
 # ---- time grids from files -------------------------------------------------------------------------------------------
 def test_grid_files_give_the_samples_of_the_equivalent_named_grid(tmp_path):
-    from sictl.core.schedules import Designed
-    from sictl.core.solvers import time_grid
+    from sictl.core.interpolants.schedules import Designed
+    from sictl.core.sampling.grids import time_grid
     from sictl.io import file_checksum, load_samples_array, read_samples
 
     data = tmp_path / "grf.h5"
@@ -280,7 +282,7 @@ def test_white_sigma0_base_matches_the_exact_prediction_for_that_base(tmp_path):
 
 
 def test_spectral_file_base_matches_the_exact_prediction_and_has_that_spectrum(tmp_path):
-    from sictl.core.spectra import mode_power
+    from sictl.core.fields.spectra import mode_power
     from sictl.io import load_samples_array
 
     data, base, n = tmp_path / "grf.h5", tmp_path / "smooth.h5", 400
@@ -352,7 +354,7 @@ def test_a_source_with_its_own_training_schedule_is_transferred_automatically(tm
     `designed`: the plan applies the transfer formula, and the samples match the designed exact drift."""
     import dataclasses
 
-    from sictl.core.schedules import Linear
+    from sictl.core.interpolants.schedules import Linear
     from sictl.io import load_samples_array, read_samples
     from sictl.pipeline.sample import SampleConfig, open_exact_source, run
 

@@ -1,4 +1,4 @@
-"""Tests for sictl.core.allen_cahn: the Metropolis-corrected sampler of the discrete Allen–Cahn measure.
+"""Tests for sictl.core.simulators.allen_cahn: the Metropolis-corrected sampler of the discrete Allen–Cahn measure.
 
 Check values: reference/data_and_metrics.md §1.3 (norm per pixel), §1.4 (per-mode power of the authors'
 files and of an independent 1.2×10⁶-sample HMC reproduction, well occupancy ≈ 0.33) and §1.5 (the
@@ -13,7 +13,7 @@ import math
 import pytest
 import torch
 
-from sictl.core.allen_cahn import (
+from sictl.core.simulators.allen_cahn import (
     AllenCahnConfig,
     AllenCahnSampler,
     grad_potential,

@@ -1,4 +1,4 @@
-"""Tests for sictl.core.conversions: velocity ↔ denoisers ↔ score, ε*, the Föllmer coefficient.
+"""Tests for sictl.core.interpolants.conversions: velocity ↔ denoisers ↔ score, ε*, the Föllmer coefficient.
 
 Check values: SPEC §1, reference/interpolants.md §5 and §7 item 2, reference/lipschitz.md §7 items 2 and 8,
 reference/follmer.md §7 T2-T3. Gaussian fields are written out here from interpolants.md §5, independently
@@ -12,8 +12,8 @@ import math
 import pytest
 import torch
 
-from sictl.core import conversions as cv
-from sictl.core.schedules import Designed, Linear, PointSource, Tabulated, Trig
+from sictl.core.interpolants import conversions as cv
+from sictl.core.interpolants.schedules import Designed, Linear, PointSource, Tabulated, Trig
 
 F64 = torch.float64
 GEN = torch.Generator().manual_seed(1234)
@@ -180,8 +180,11 @@ def test_optimal_diffusion_on_the_closed_interval(sched):
 
 
 def test_euler_maruyama_refuses_an_infinite_diffusion_at_the_start():
-    from sictl.core.drifts import DiagonalGaussianDrift
-    from sictl.core.solvers import integrate, make_diffusion, make_solver, time_grid
+    from sictl.core.exact.drifts import DiagonalGaussianDrift
+    from sictl.core.sampling.diffusion import make_diffusion
+    from sictl.core.sampling.grids import time_grid
+    from sictl.core.sampling.integrate import integrate
+    from sictl.core.sampling.solvers import make_solver
     from sictl.errors import ConfigError
 
     drift = DiagonalGaussianDrift(Linear(), torch.tensor([0.3], dtype=F64))

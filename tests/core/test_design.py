@@ -1,4 +1,4 @@
-"""Schedule design (sictl.core.design): the numerical clock reproduces the closed forms, the paper's
+"""Schedule design (sictl.core.exact.design): the numerical clock reproduces the closed forms, the paper's
 mixture schedules and A2 values, and the two-ratio closed form is a (global) optimum."""
 
 from __future__ import annotations
@@ -9,12 +9,13 @@ import numpy as np
 import pytest
 import torch
 
-from sictl.core import design
-from sictl.core.gaussian import a2, a2_numeric, lipschitz
-from sictl.core.gmm import GaussianMixture
-from sictl.core.schedules import Designed, DesignedPair, Linear, Tabulated, Trig
-from sictl.core.solvers import make_solver, time_grid
-from sictl.core.two_mode import minority_weight, two_mode_a2
+from sictl.core.exact import design
+from sictl.core.exact.gaussian import a2, a2_numeric
+from sictl.core.exact.gmm import GaussianMixture
+from sictl.core.exact.two_mode import minority_weight, two_mode_a2
+from sictl.core.interpolants.schedules import Designed, DesignedPair, Linear, Tabulated, Trig
+from sictl.core.sampling.grids import time_grid
+from sictl.core.sampling.solvers import make_solver
 
 F64 = torch.float64
 
@@ -83,7 +84,7 @@ def test_mixed_ratios_pair_beats_every_alternative():
 
 
 def test_pair_mode_rates_are_constant():
-    from sictl.core.gaussian import mode_rate
+    from sictl.core.exact.gaussian import mode_rate
 
     t = torch.linspace(0.0, 1.0, 101, dtype=F64)
     pair = DesignedPair(0.01, 50.0)
@@ -142,7 +143,7 @@ def test_mixture_profile_matches_two_mode_closed_form():
 
 # ----------------------------------------------------------------- general mixtures, robust clocks
 
-from sictl.core import mixture_profile as mp  # noqa: E402
+from sictl.core.exact import mixture_profile as mp  # noqa: E402
 
 
 def _full_cov_mixture(dim: int, seed: int = 0) -> GaussianMixture:
@@ -155,9 +156,9 @@ def _full_cov_mixture(dim: int, seed: int = 0) -> GaussianMixture:
 
 @pytest.mark.parametrize("dim, tol", [(2, 1e-9), (3, 1e-9), (40, 5e-3)])  # 40: block subspace iteration
 def test_analytic_jacobian_matches_autograd_of_exact_velocity(dim, tol):
-    """‖∇f‖₂² and ‖f‖² (f = b/β̇ on the VP path) against torch.func on sictl.core.gmm's exact velocity."""
-    from sictl.core.gmm import gmm_fields
-    from sictl.core.schedules import ScheduleValues
+    """‖∇f‖₂² and ‖f‖² (f = b/β̇ on the VP path) against torch.func on sictl.core.exact.gmm's exact velocity."""
+    from sictl.core.exact.gmm import gmm_fields
+    from sictl.core.interpolants.schedules import ScheduleValues
 
     mix, base_var = _full_cov_mixture(dim), 1.7
     base = GaussianMixture.gaussian(torch.zeros(dim, dtype=F64), base_var)

@@ -1,4 +1,4 @@
-"""Tests for sictl.core.gaussian: Lipschitz constants, A2, per-mode rates and exact generated variances.
+"""Tests for sictl.core.exact.gaussian: Lipschitz constants, A2, per-mode rates and exact generated variances.
 
 Check values: reference/lipschitz.md §2.3-2.4 and §7 items 4-7, reference/interpolants.md §5,
 reference/scale_adaptive.md §7.1 (exact expected spectral errors) and §10.2 T8.
@@ -12,23 +12,25 @@ import math
 import pytest
 import torch
 
-from sictl.core.gaussian import (
+from sictl.core.exact.gaussian import (
     a2,
     a2_numeric,
     closed_form_a2,
-    flow_gain,
-    marginal_variance,
     closed_form_lipschitz,
+    flow_gain,
     generated_variance,
     graded_nodes,
     lipschitz,
     lipschitz_numeric,
+    marginal_variance,
     mode_rate,
     ratio_extremes,
 )
-from sictl.core.schedules import Designed, Linear, PointSource, Trig
-from sictl.core.solvers import make_diffusion, make_solver, time_grid
-from sictl.core.spectra import matern_power, shell_mean
+from sictl.core.fields.spectra import matern_power, shell_mean
+from sictl.core.interpolants.schedules import Designed, Linear, PointSource, Trig
+from sictl.core.sampling.diffusion import make_diffusion
+from sictl.core.sampling.grids import time_grid
+from sictl.core.sampling.solvers import make_solver
 from sictl.errors import ConfigError
 
 F64 = torch.float64

@@ -1,4 +1,4 @@
-"""Tests for sictl.core.gmm: exact GMM interpolant fields (reference/interpolants.md §4, §7 items 7-8)."""
+"""Tests for sictl.core.exact.gmm: exact GMM interpolant fields (reference/interpolants.md §4, §7 items 7-8)."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from scipy.stats import multivariate_normal
 
-from sictl.core.gmm import (
+from sictl.core.exact.gmm import (
     GaussianMixture,
     gmm_fields,
     gmm_score,

@@ -1,4 +1,4 @@
-"""sictl.core.metrics against closed forms, scipy and direct (slow) formulas."""
+"""sictl.core.fields.metrics against closed forms, scipy and direct (slow) formulas."""
 
 from __future__ import annotations
 
@@ -9,9 +9,9 @@ import pytest
 import scipy.stats
 import torch
 
-from sictl.core import metrics as M
-from sictl.core.gmm import GaussianMixture
-from sictl.core.spectra import matern_power
+from sictl.core.exact.gmm import GaussianMixture
+from sictl.core.fields import metrics as M
+from sictl.core.fields.spectra import matern_power
 
 
 def _matern_fields(n: int, size: int, dim: int, seed: int) -> np.ndarray:

@@ -1,4 +1,4 @@
-"""Tests for sictl.core.navier_stokes (reference/data_and_metrics.md §2.4–2.6, reference/follmer.md §4.1).
+"""Tests for sictl.core.simulators.navier_stokes (reference/data_and_metrics.md §2.4–2.6, reference/follmer.md §4.1).
 
 Check values: Taylor–Green decay e^{−(α+2ν)t}; Galerkin-truncated Euler conserves energy and enstrophy
 (error O(dt³) with the third-order stepper); the advection-free dynamics is an exact Ornstein–Uhlenbeck
@@ -13,7 +13,7 @@ import math
 import pytest
 import torch
 
-from sictl.core.navier_stokes import (
+from sictl.core.simulators.navier_stokes import (
     PAPER_FORCING,
     PRESETS,
     ForcingMode,

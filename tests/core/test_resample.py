@@ -1,8 +1,8 @@
-"""Resolution changes and field generators of sictl.core.spectra."""
+"""Resolution changes and field generators of sictl.core.fields.spectra."""
 
 import torch
 
-from sictl.core import spectra
+from sictl.core.fields import spectra
 
 F64 = torch.float64
 

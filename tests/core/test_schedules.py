@@ -1,4 +1,4 @@
-"""Tests for sictl.core.schedules.
+"""Tests for sictl.core.interpolants.schedules.
 
 Check values: SPEC §1, reference/lipschitz.md §2.3 and §7 items 1, 2, 10; reference/follmer.md §7 T1.
 Derivatives are checked against forward-mode automatic differentiation of the schedule's own values
@@ -12,7 +12,7 @@ import math
 import pytest
 import torch
 
-from sictl.core.schedules import (
+from sictl.core.interpolants.schedules import (
     POINT_SOURCE_BETAS,
     SCHEDULES,
     Designed,

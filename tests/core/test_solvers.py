@@ -1,4 +1,4 @@
-"""Tests for sictl.core.solvers: steps, gains, orders, NFE, grids, diffusion and Euler-Maruyama.
+"""Tests for sictl.core.sampling.solvers: steps, gains, orders, NFE, grids, diffusion and Euler-Maruyama.
 
 Check values: reference/interpolants.md §5 (Euler/Heun table), reference/lipschitz.md §4 and §7 items 11-12,
 reference/scale_adaptive.md §5. Exact answers come from closed forms written here: for a Gaussian target the
@@ -16,18 +16,14 @@ import pytest
 import torch
 from scipy.integrate import solve_ivp
 
-from sictl.core.drifts import DiagonalGaussianDrift, Drift
-from sictl.core.gaussian import generated_variance
-from sictl.core.schedules import Designed, Linear, PointSource, Trig, make_schedule
-from sictl.core.solvers import (
-    GRIDS,
-    SOLVERS,
-    EulerMaruyama,
-    integrate,
-    make_diffusion,
-    make_solver,
-    time_grid,
-)
+from sictl.core.exact.drifts import DiagonalGaussianDrift
+from sictl.core.exact.gaussian import generated_variance
+from sictl.core.interpolants.schedules import Designed, Linear, PointSource, Trig, make_schedule
+from sictl.core.sampling.diffusion import make_diffusion
+from sictl.core.sampling.drift import Drift
+from sictl.core.sampling.grids import GRIDS, time_grid
+from sictl.core.sampling.integrate import integrate
+from sictl.core.sampling.solvers import SOLVERS, EulerMaruyama, make_solver
 from sictl.errors import ConfigError
 
 F64 = torch.float64

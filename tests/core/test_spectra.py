@@ -1,4 +1,4 @@
-"""Tests for sictl.core.spectra and the Fourier-diagonal Gaussian drift (drifts.FourierGaussianDrift).
+"""Tests for sictl.core.fields.spectra and the Fourier-diagonal Gaussian drift (drifts.FourierGaussianDrift).
 
 Check values: SPEC §1 (FFT norm="forward", Parseval), reference/scale_adaptive.md §1.2-1.3, §4.1 and §10.1
 (T1-T5), reference/lipschitz.md §7 item 16.
@@ -12,11 +12,9 @@ import math
 import pytest
 import torch
 
-from sictl.core.drifts import DiagonalGaussianDrift, FourierGaussianDrift
-from sictl.core.gaussian import generated_variance
-from sictl.core.schedules import Designed, Linear, Trig
-from sictl.core.solvers import integrate, make_solver, time_grid
-from sictl.core.spectra import (
+from sictl.core.exact.drifts import DiagonalGaussianDrift, FourierGaussianDrift
+from sictl.core.exact.gaussian import generated_variance
+from sictl.core.fields.spectra import (
     matern_default_sigma2,
     matern_power,
     mode_power,
@@ -25,6 +23,10 @@ from sictl.core.spectra import (
     shell_spectrum,
     wavenumber_norm,
 )
+from sictl.core.interpolants.schedules import Designed, Linear, Trig
+from sictl.core.sampling.grids import time_grid
+from sictl.core.sampling.integrate import integrate
+from sictl.core.sampling.solvers import make_solver
 from sictl.errors import ConfigError
 
 F64 = torch.float64

@@ -1,4 +1,4 @@
-"""Tests for sictl.core.transfer and drifts.TransferredDrift: schedule transfer by SNR matching.
+"""Tests for sictl.core.interpolants.transfer and drifts.TransferredDrift: schedule transfer by SNR matching.
 
 Check values: reference/lipschitz.md §3 and §7 items 9-10, reference/scale_adaptive.md §3.2 and §10.2 T11.
 The reference drifts are exact Gaussian drifts written from their closed forms.
@@ -11,10 +11,13 @@ import math
 import pytest
 import torch
 
-from sictl.core.drifts import DiagonalGaussianDrift, TransferredDrift
-from sictl.core.schedules import Designed, Linear, PointSource, Schedule, Tabulated, Trig
-from sictl.core.solvers import integrate, make_solver, time_grid
-from sictl.core.transfer import transfer_denoiser, transfer_time, transfer_velocity
+from sictl.core.exact.drifts import DiagonalGaussianDrift
+from sictl.core.interpolants.schedules import Designed, Linear, PointSource, Schedule, Tabulated, Trig
+from sictl.core.interpolants.transfer import transfer_denoiser, transfer_time, transfer_velocity
+from sictl.core.sampling.drift import TransferredDrift
+from sictl.core.sampling.grids import time_grid
+from sictl.core.sampling.integrate import integrate
+from sictl.core.sampling.solvers import make_solver
 
 F64 = torch.float64
 LAMS = [1e-4, 1e-2, 0.5, 1.0]

@@ -158,7 +158,6 @@ def test_nonfinite_values_are_found_in_later_slices_with_their_index(tmp_path, m
 
 
 def test_pt_is_loaded_memory_mapped_with_weights_only(tmp_path, monkeypatch):
-    from sictl.io import foreign
 
     data = torch.randn(4, 3, 8, 8, generator=torch.Generator().manual_seed(0))
     time = torch.arange(3.0)

@@ -19,9 +19,10 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from sictl.core.drifts import DiagonalGaussianDrift, gaussian_mode_rate
-from sictl.core.schedules import Designed, DesignedPair, Linear, Schedule, Trig, as_time
-from sictl.core.solvers import EulerMaruyama, Solver, integrate
+from sictl.core.exact.drifts import DiagonalGaussianDrift, gaussian_mode_rate
+from sictl.core.interpolants.schedules import Designed, DesignedPair, Linear, Schedule, Trig, as_time
+from sictl.core.sampling.integrate import integrate
+from sictl.core.sampling.solvers import EulerMaruyama, Solver
 from sictl.errors import ConfigError
 
 __all__ = [

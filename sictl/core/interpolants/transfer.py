@@ -20,8 +20,8 @@ from typing import NamedTuple
 import torch
 from torch import Tensor
 
-from sictl.core.conversions import wronskian
-from sictl.core.schedules import Schedule, as_time
+from sictl.core.interpolants.conversions import wronskian
+from sictl.core.interpolants.schedules import Schedule, as_time
 
 __all__ = ["TimeMap", "transfer_time", "transfer_velocity", "transfer_denoiser"]
 

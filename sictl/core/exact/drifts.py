@@ -1,25 +1,23 @@
-"""Drift fields that solvers integrate. One interface for exact and learned drifts.
+"""Exact drifts of Gaussian and Gaussian-mixture targets, the closed forms behind the laboratory.
 
-A :class:`Drift` knows its schedule and gives the velocity b(t, x); the noise denoiser and the
-score follow exactly from it (:mod:`sictl.core.conversions`). Solvers only see this interface, so a
-trained network (later) plugs in unchanged, and :class:`TransferredDrift` re-times any drift to
-another schedule without retraining.
+For a Gaussian target diagonal in some basis (the state's own coordinates, or Fourier modes of a
+periodic field) and a Gaussian base diagonal in the same basis, each mode moves independently:
+b_k(t, x) = a_k(t) x_k with a_k = ½ d/dt log(α² μ_k + β² λ_k) (arXiv 2509.02971, §1; derivation in docs/math.md).
 """
 
 from __future__ import annotations
 
 import math
-
-from collections.abc import Callable
+from types import SimpleNamespace
 
 import torch
 from torch import Tensor
 
-from sictl.core.conversions import eta_z_from_velocity
-from sictl.core.schedules import Schedule, as_time
-from sictl.core.transfer import transfer_velocity
+from sictl.core.exact.gmm import GaussianMixture, gmm_fields
+from sictl.core.interpolants.schedules import Schedule, as_time
+from sictl.core.sampling.drift import Drift
 
-__all__ = ["gaussian_mode_rate", "Drift", "FourierGaussianDrift", "DiagonalGaussianDrift", "TransferredDrift", "CountingDrift"]
+__all__ = ["gaussian_mode_rate", "DiagonalGaussianDrift", "FourierGaussianDrift", "GaussianMixtureDrift"]
 
 
 def gaussian_mode_rate(schedule: Schedule, t: float | Tensor, base_var: Tensor, target_var: Tensor) -> Tensor:
@@ -34,29 +32,6 @@ def gaussian_mode_rate(schedule: Schedule, t: float | Tensor, base_var: Tensor, 
     den = v.alpha**2 * base_var + v.beta**2 * target_var
     safe = torch.where(den > 0, den, torch.ones_like(den))
     return torch.where(den > 0, (aad * base_var + bbd * target_var) / safe, torch.zeros_like(den))
-
-
-class Drift:
-    """Velocity field of an interpolant with a Gaussian base N(0, C0).
-
-    Subclasses set :attr:`schedule` and implement :meth:`velocity`; they may override
-    :meth:`sample_base` (default: white unit noise) for a non-identity C0.
-    """
-
-    schedule: Schedule
-
-    def velocity(self, t: float | Tensor, x: Tensor) -> Tensor:  # pragma: no cover - abstract
-        """b(t, x) for a scalar time t and states x: (batch, ...)."""
-        raise NotImplementedError
-
-    def eta_z(self, t: float | Tensor, x: Tensor, b: Tensor | None = None) -> Tensor:
-        """E[z | x_t = x] from the velocity (pass ``b`` if already computed)."""
-        b = self.velocity(t, x) if b is None else b
-        return eta_z_from_velocity(self.schedule(as_time(t).to(x)), x, b)
-
-    def sample_base(self, shape: tuple[int, ...], *, generator: torch.Generator | None, like: Tensor) -> Tensor:
-        """A draw of the base noise z ~ N(0, C0) of the given shape."""
-        return torch.randn(shape, generator=generator, dtype=like.dtype, device=like.device)
 
 
 class DiagonalGaussianDrift(Drift):
@@ -92,8 +67,8 @@ class DiagonalGaussianDrift(Drift):
 class FourierGaussianDrift(Drift):
     """Exact drift for a periodic Gaussian field whose law is diagonal in Fourier space.
 
-    b̂_k = a_k(t) x̂_k with a_k = (αα̇ S0_k + ββ̇ S1_k)/(α² S0_k + β² S1_k) (reference/scale_adaptive.md
-    §1.3), FFTs with norm="forward" over the trailing spatial axes.
+    b̂_k = a_k(t) x̂_k with a_k = (αα̇ S0_k + ββ̇ S1_k)/(α² S0_k + β² S1_k) (arXiv 2509.02971),
+    FFTs with norm="forward" over the trailing spatial axes.
 
     Args:
         schedule: interpolation schedule.
@@ -173,34 +148,25 @@ class FourierGaussianDrift(Drift):
         return torch.fft.irfftn(spec, s=tuple(self.target_power.shape), dim=dims, norm="forward")
 
 
-class TransferredDrift(Drift):
-    """A drift defined under one schedule, evaluated under another by SNR matching (§3 transfer)."""
+class GaussianMixtureDrift(Drift):
+    """Exact drift of ``x_t = α z + β x1``, ``z ~ N(0, base_var I)``, ``x1`` a Gaussian mixture.
 
-    def __init__(self, source: Drift, schedule: Schedule):
-        self.source = source
-        self.schedule = schedule
+    Args:
+        schedule: the schedule the path uses (mixtures are sampled on the variance-preserving path).
+        mixture: the target law, vectors of shape (batch, dim).
+        base_var: variance of the white base.
+    """
 
-    def velocity(self, t, x):
-        return transfer_velocity(self.source.velocity, self.source.schedule, self.schedule, t, x)
-
-    def sample_base(self, shape, *, generator, like):
-        return self.source.sample_base(shape, generator=generator, like=like)
-
-
-class CountingDrift(Drift):
-    """Wraps a drift and counts velocity evaluations (the NFE recorded in every output)."""
-
-    def __init__(self, inner: Drift):
-        self.inner = inner
-        self.schedule = inner.schedule
-        self.calls = 0
+    def __init__(self, schedule: Schedule, mixture: GaussianMixture, base_var: float = 1.0):
+        self.schedule, self.mixture, self.base_var = schedule, mixture, float(base_var)
+        self._base = GaussianMixture.gaussian(torch.zeros(mixture.dim, dtype=torch.float64), self.base_var)
 
     def velocity(self, t, x):
-        self.calls += 1
-        return self.inner.velocity(t, x)
+        v = self.schedule(as_time(t).to(torch.float64))
+        sv = SimpleNamespace(alpha=v.alpha, beta=v.beta, alpha_dot=v.alpha_dot, beta_dot=v.beta_dot,
+                             gamma=0.0, gamma_gamma_dot=0.0)
+        return gmm_fields(self._base, self.mixture, sv, x).velocity
 
     def sample_base(self, shape, *, generator, like):
-        return self.inner.sample_base(shape, generator=generator, like=like)
-
-
-VelocityFn = Callable[[Tensor, Tensor], Tensor]
+        z = torch.randn(shape, generator=generator, dtype=like.dtype, device=like.device)
+        return z * self.base_var**0.5

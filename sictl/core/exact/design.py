@@ -9,7 +9,7 @@ the criteria are
 and by Cauchy–Schwarz the optimum over clocks is t = H(β)/H(1), H(β) = ∫₀^β √G, with optimal value
 H(1)². :func:`optimal_vp_clock` turns any G into a tabulated schedule; the ``*_profile`` functions
 give G for Gaussians (any mix of ratios) and the two-mode mixture; general mixtures get theirs by
-Monte Carlo in :mod:`sictl.core.mixture_profile` (re-exported here).
+Monte Carlo in :mod:`sictl.core.exact.mixture_profile` (re-exported here).
 """
 
 from __future__ import annotations
@@ -23,10 +23,15 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from sictl.core import two_mode
-from sictl.core.hermite import hermite
-from sictl.core.mixture_profile import MixtureProfile, mixture_profile, mixture_profile_table, mixture_vp_norms
-from sictl.core.schedules import Designed, Schedule, Tabulated
+from sictl.core.exact import two_mode
+from sictl.core.exact.mixture_profile import (
+    MixtureProfile,
+    mixture_profile,
+    mixture_profile_table,
+    mixture_vp_norms,
+)
+from sictl.core.interpolants.hermite import hermite
+from sictl.core.interpolants.schedules import Designed, Schedule, Tabulated
 from sictl.errors import ConfigError, ConvergenceError
 
 Profile = Callable[[Tensor], Tensor]

@@ -18,11 +18,12 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from sictl.core.drifts import Drift
-from sictl.core.gaussian import graded_nodes
-from sictl.core.gmm import two_mode_tanh_velocity
-from sictl.core.schedules import Schedule, VariancePreserving, as_time
-from sictl.core.solvers import Solver, integrate
+from sictl.core.exact.gaussian import graded_nodes
+from sictl.core.exact.gmm import two_mode_tanh_velocity
+from sictl.core.interpolants.schedules import Schedule, VariancePreserving, as_time
+from sictl.core.sampling.drift import Drift
+from sictl.core.sampling.integrate import integrate
+from sictl.core.sampling.solvers import Solver
 from sictl.errors import ConfigError
 
 __all__ = ["check_two_mode", "sech4_expectation", "sech2_expectation", "two_mode_kinetic", "two_mode_lipschitz", "two_mode_a2", "TwoModeDrift", "minority_weight"]
@@ -117,7 +118,7 @@ def two_mode_kinetic(schedule: Schedule, M: float, p: float = 0.5) -> float:
 
 class TwoModeDrift(Drift):
     """Exact drift of the two-mode mixture along r̂ (1-D coordinate u, shape (batch,)):
-    b(t, u) = β̇ M tanh(h + βM u), the tanh form of :func:`sictl.core.gmm.two_mode_tanh_velocity`."""
+    b(t, u) = β̇ M tanh(h + βM u), the tanh form of :func:`sictl.core.exact.gmm.two_mode_tanh_velocity`."""
 
     def __init__(self, schedule: Schedule, M: float, p: float = 0.5):
         check_two_mode(M, p)

@@ -14,7 +14,7 @@ fewest fused passes over the state: stage states and the update are ``x + Σ c_i
 (schedule values, step sizes) computed once per step in float64 python floats. The results equal
 the textbook formulas up to round-off.
 
-:func:`integrate` runs the loop over a grid and counts drift evaluations (NFE) for the record.
+:func:`sictl.core.sampling.integrate.integrate` runs the loop over a grid and counts drift evaluations.
 Adding a solver means one class here and one line in :data:`SOLVERS`.
 """
 
@@ -28,29 +28,29 @@ from typing import NamedTuple
 import torch
 from torch import Tensor
 
-from sictl.core.conversions import optimal_diffusion
-from sictl.core.drifts import CountingDrift, Drift
-from sictl.core.schedules import Schedule, as_time
+from sictl.core.interpolants.schedules import Schedule, as_time
+from sictl.core.sampling.drift import Drift
 from sictl.errors import ConfigError
 
-__all__ = [
-    "Solver",
-    "SOLVERS",
-    "GRIDS",
-    "make_solver",
-    "time_grid",
-    "integrate",
-    "SolveResult",
-    "make_diffusion",
-]
+__all__ = ["Solver", "SOLVERS", "make_solver", "solver_class", "stochastic_solvers"]
 
 
 class Solver:
-    """Base class: ``nfe_per_step`` drift evaluations per step; ``stochastic`` if it draws noise."""
+    """Base class: ``nfe_per_step`` drift evaluations per step.
+
+    A solver says what it needs: ``stochastic`` if a step takes a Gaussian increment (the loop then
+    supplies one per step), ``takes_diffusion`` if it accepts a diffusion coefficient ε(t), and
+    :attr:`needs_score` if its steps use the drift's score (a drift without one is refused).
+    """
 
     name = "solver"
     nfe_per_step = 1
     stochastic = False
+    takes_diffusion = False
+
+    @property
+    def needs_score(self) -> bool:
+        return False
 
     def step(self, drift: Drift, t0: float, t1: float, x: Tensor, memory: dict, *, generator=None, noise=None):
         raise NotImplementedError  # pragma: no cover
@@ -231,6 +231,11 @@ class EulerMaruyama(Solver):
     diffusion: Callable[[Tensor], Tensor] | None = None
     name = "em"
     stochastic = True
+    takes_diffusion = True
+
+    @property
+    def needs_score(self) -> bool:
+        return self.diffusion is not None
 
     def step(self, drift, t0, t1, x, memory, *, generator=None, noise=None):
         h = float(t1 - t0)
@@ -241,9 +246,11 @@ class EulerMaruyama(Solver):
         if not math.isfinite(eps):
             raise ConfigError(f"the diffusion coefficient ε(t) is not finite at t = {float(t0):g}",
                               hint="ε* grows like 1/t at t = 0: start the time grid later (e.g. --t-min 1e-4)")
-        v0 = _values(drift.schedule, t0, memory)
         if noise is None:
             noise = drift.sample_base(tuple(x.shape), generator=generator, like=x)
+        if not drift.score_from_velocity:  # the drift's own score: x + h (b + ε C0 s) + √(2εh) n
+            return _combine(x, (h, b), (h * eps, drift.preconditioned_score(t0, x, b)), (math.sqrt(2 * eps * h), noise))
+        v0 = _values(drift.schedule, t0, memory)
         g = h * eps / v0.alpha  # x1 = x + h b − g η_z + √(2εh) n
         bdot_w = 1.0 / (v0.alpha - v0.alpha_dot * v0.beta / v0.beta_dot)  # β̇/W, 1/α where β̇ = ∞
         return _scaled(x, 1.0 - g * bdot_w, (h + g * v0.beta / v0.w, b), (math.sqrt(2 * eps * h), noise))
@@ -261,95 +268,19 @@ SOLVERS: dict[str, type[Solver]] = {
 }
 
 
-def make_diffusion(spec: str, schedule: Schedule) -> Callable[[Tensor], Tensor] | None:
-    """ε(t) from ``0`` (none: the ODE), ``const:c`` or ``optimal`` (ε* = α²β̇/β − αα̇)."""
-    name, _, arg = spec.partition(":")
-    if name in ("0", "none"):
-        return None
-    if name == "const":
-        try:
-            c = float(arg)
-        except ValueError:
-            raise ConfigError(f"diffusion {spec!r}: expected const:<number>", hint="e.g. --diffusion const:0.5") from None
-        if not (math.isfinite(c) and c >= 0):
-            raise ConfigError(f"diffusion constant must be ≥ 0, got {c}", hint="e.g. --diffusion const:0.5, or optimal for ε*")
-        return lambda t: torch.full_like(t, c)
-    if name == "optimal":
-        return lambda t: optimal_diffusion(schedule, t)
-    raise ConfigError(f"unknown diffusion {spec!r}", hint="use 0, const:c or optimal")
+def solver_class(name: str) -> type[Solver]:
+    """The registered solver class of that name (a clear error listing the registry otherwise)."""
+    if name not in SOLVERS:
+        raise ConfigError(f"unknown solver {name!r}", hint=f"choose one of {', '.join(SOLVERS)}")
+    return SOLVERS[name]
+
+
+def stochastic_solvers() -> list[str]:
+    """Names of the registered solvers that take a diffusion coefficient."""
+    return [name for name, cls in SOLVERS.items() if cls.takes_diffusion]
 
 
 def make_solver(name: str, *, diffusion: Callable[[Tensor], Tensor] | None = None) -> Solver:
-    """Instantiate a solver by registry name (``diffusion`` is used by ``em`` only)."""
-    if name not in SOLVERS:
-        raise ConfigError(f"unknown solver {name!r}", hint=f"choose one of {', '.join(SOLVERS)}")
-    return EulerMaruyama(diffusion) if name == "em" else SOLVERS[name]()
-
-
-GRIDS = ("uniform", "logsnr")
-
-
-def time_grid(kind: str, steps: int, t_min: float, t_max: float, schedule: Schedule | None = None) -> Tensor:
-    """Increasing float64 time grid with ``steps`` intervals from t_min to t_max.
-
-    ``uniform``: equal steps in t. ``logsnr``: equal steps in log(β/α) of ``schedule``.
-    """
-    if not isinstance(steps, int) or steps < 1:
-        raise ConfigError(f"steps must be a positive integer, got {steps!r}", hint="steps counts grid intervals, e.g. 19")
-    if not (0.0 <= t_min < t_max <= 1.0):
-        raise ConfigError(f"need 0 ≤ t-min < t-max ≤ 1, got t-min={t_min}, t-max={t_max}",
-                          hint="the defaults are --t-min 1e-4 --t-max 0.9999")
-    if kind == "uniform":
-        ts = torch.linspace(t_min, t_max, steps + 1, dtype=torch.float64)
-    elif kind == "logsnr":
-        if schedule is None:
-            raise ConfigError("the logsnr grid needs a schedule", hint="pass the sampling schedule, or use the uniform grid")
-        if t_min <= 0.0 or t_max >= 1.0:
-            raise ConfigError("the logsnr grid needs 0 < t-min and t-max < 1 (log-SNR is infinite at the ends)",
-                              hint="e.g. --t-min 1e-4 --t-max 0.9999 (the defaults)")
-        ends = schedule.log_snr(torch.tensor([t_min, t_max], dtype=torch.float64))
-        ts = schedule.time_at_log_snr(torch.linspace(float(ends[0]), float(ends[1]), steps + 1, dtype=torch.float64))
-    else:
-        raise ConfigError(f"unknown grid {kind!r}", hint=f"choose one of {', '.join(GRIDS)} or a grid file")
-    ts[0], ts[-1] = t_min, t_max
-    if not bool((torch.diff(ts) > 0).all()):
-        raise ConfigError("time grid is not strictly increasing", hint="use fewer steps or a wider [t-min, t-max]")
-    return ts
-
-
-class SolveResult(NamedTuple):
-    x: Tensor
-    nfe: int
-
-
-def integrate(
-    drift: Drift,
-    solver: Solver,
-    x: Tensor,
-    ts: Tensor,
-    *,
-    generator: torch.Generator | None = None,
-    noises: list[Tensor] | None = None,
-    callback: Callable[[int, float, Tensor], None] | None = None,
-) -> SolveResult:
-    """Run ``solver`` over the grid ``ts`` (len steps+1) from state ``x`` at ts[0].
-
-    Args:
-        drift: the field to integrate.
-        x: (batch, ...) initial states (base samples at t = ts[0]).
-        ts: increasing time grid.
-        noises: optional per-step noise tensors for stochastic solvers (reproducible comparisons).
-        callback: called as callback(step_index, t1, x) after every step.
-
-    Returns:
-        final states and the number of drift evaluations.
-    """
-    counted = CountingDrift(drift)
-    memory: dict = {}
-    times = [float(t) for t in ts]
-    for i, (t0, t1) in enumerate(zip(times[:-1], times[1:])):
-        noise = None if noises is None else noises[i]
-        x = solver.step(counted, t0, t1, x, memory, generator=generator, noise=noise)
-        if callback is not None:
-            callback(i, t1, x)
-    return SolveResult(x, counted.calls)
+    """Instantiate a solver by registry name; ``diffusion`` (ε(t)) goes to solvers that take one."""
+    cls = solver_class(name)
+    return cls(diffusion) if cls.takes_diffusion else cls()

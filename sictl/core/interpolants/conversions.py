@@ -3,7 +3,7 @@
 Notation (SPEC §1): x_t = α z + β x1, W = α β̇ − α̇ β > 0 (the Wronskian),
 η_z = E[z | x_t], η_x = E[x1 | x_t], b = α̇ η_z + β̇ η_x, and x = α η_z + β η_x.
 For a base N(0, C0) the score is s = −C0⁻¹ η_z / α; with a white unit base s = −η_z / α.
-Functions take the :class:`~sictl.core.schedules.ScheduleValues` at the current time and
+Functions take the :class:`~sictl.core.interpolants.schedules.ScheduleValues` at the current time and
 tensors of any shape (scalars broadcast). ``base_precision`` applies C0⁻¹ (identity if None).
 
 reference/lipschitz.md §1.2–1.4 and reference/follmer.md §1.4–1.5.
@@ -12,13 +12,12 @@ reference/lipschitz.md §1.2–1.4 and reference/follmer.md §1.4–1.5.
 from __future__ import annotations
 
 import math
-
 from collections.abc import Callable
 
 import torch
 from torch import Tensor
 
-from sictl.core.schedules import Schedule, ScheduleValues, as_time
+from sictl.core.interpolants.schedules import Schedule, ScheduleValues, as_time
 
 Precision = Callable[[Tensor], Tensor] | None
 

@@ -19,7 +19,7 @@ from typing import NamedTuple
 import torch
 from torch import Tensor
 
-from sictl.core.hermite import hermite, hermite_derivative
+from sictl.core.interpolants.hermite import hermite, hermite_derivative
 from sictl.errors import ConfigError
 
 __all__ = [

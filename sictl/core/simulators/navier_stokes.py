@@ -35,7 +35,7 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor
 
-from sictl.core.spectra import spectral_resample
+from sictl.core.fields.spectra import spectral_resample
 from sictl.errors import ConfigError, ConvergenceError, ShapeError
 
 __all__ = [
@@ -216,7 +216,7 @@ def spectral_truncate(w: Tensor, n_out: int) -> Tensor:
     """Downsample periodic fields by Fourier truncation (norm="forward": kept coefficients unchanged).
 
     Keeps |k_x|, |k_y| < n_out/2 (the output's Nyquist lines are dropped so the field stays real); this is
-    ``sictl.core.spectra.spectral_resample``, the method `prepare` records as "spectral".
+    ``sictl.core.fields.spectra.spectral_resample``, the method `prepare` records as "spectral".
 
     Args:
         w: (..., N, N) real fields.

@@ -3,7 +3,7 @@
 For a base N(0, σ0² I) and a target Σ_k w_k N(m_k, C_k), the drift on α = √(1 − β²) is β̇ f(β, x), and
 the schedule design needs G(β) = E‖∇f‖₂² (A2), E‖f‖² (kinetic energy) and a Lipschitz estimate
 sup_x ‖∇f‖₂. Everything here is closed-form per point (responsibilities, per-component affine maps,
-the analytic Jacobian) and vectorised over β nodes and draws; :mod:`sictl.core.design` builds clocks
+the analytic Jacobian) and vectorised over β nodes and draws; :mod:`sictl.core.exact.design` builds clocks
 from these profiles.
 """
 
@@ -17,8 +17,8 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from sictl.core.gmm import GaussianMixture
-from sictl.core.hermite import hermite
+from sictl.core.exact.gmm import GaussianMixture
+from sictl.core.interpolants.hermite import hermite
 
 Profile = Callable[[Tensor], Tensor]
 

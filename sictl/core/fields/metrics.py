@@ -21,7 +21,7 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from sictl.core import spectra
+from sictl.core.fields import spectra
 from sictl.errors import ShapeError
 
 __all__ = [
@@ -261,7 +261,7 @@ def mmd_rbf(x, y, max_samples: int = 512, generator: torch.Generator | None = No
 
 def mixture_mode_weights(x, mixture) -> Tensor:
     """Fraction of samples assigned to each component of ``mixture`` (largest posterior), (K,)."""
-    from sictl.core.gmm import GaussianMixture
+    from sictl.core.exact.gmm import GaussianMixture
 
     xs = as_tensor(x).reshape(len(x), -1)
     if xs.shape[1] != mixture.dim:

@@ -1,0 +1,1 @@
+"""Exact laboratory: Gaussian and Gaussian-mixture closed forms, their drifts, and schedule design."""

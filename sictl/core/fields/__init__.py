@@ -1,0 +1,1 @@
+"""Periodic fields: Fourier spectra, resampling, and the metrics that compare sample sets."""

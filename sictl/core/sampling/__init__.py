@@ -1,0 +1,1 @@
+"""Sampling: the drift interface, solvers, time grids, diffusion coefficients and ``integrate``."""
