@@ -6,7 +6,7 @@ from typing import Annotated, Optional
 
 import typer
 
-from sictl.cli.options import DeviceOpt, DeviceChoice, JsonOpt, OutputOpt, QuietOpt, SeedOpt
+from sictl.cli.options import DeviceChoice, DeviceOpt, JsonOpt, OutputOpt, QuietOpt, SeedOpt
 
 HELP = """Exact laboratory: Lipschitz constant, A2 and the exact spectral error of every
 (schedule, solver, grid, steps) for a Gaussian or two-mode-mixture target, with no sampling.

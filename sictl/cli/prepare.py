@@ -167,7 +167,7 @@ def allen_cahn(
     Example:
       sictl prepare allen-cahn --res 64 --chains 256 --samples-per-chain 64 --split 0.9 -o ac64.h5
     """
-    from sictl.core.allen_cahn import AllenCahnConfig
+    from sictl.core.simulators.allen_cahn import AllenCahnConfig
     from sictl.pipeline.prepare_sources import allen_cahn_source
 
     cfg = AllenCahnConfig(n=res, chains=chains, samples_per_chain=samples_per_chain, burn_in=burn_in, thin=thin,

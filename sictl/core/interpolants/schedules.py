@@ -32,6 +32,7 @@ __all__ = [
     "PointSource",
     "VariancePreserving",
     "Tabulated",
+    "variance_preserving",
     "SCHEDULES",
     "POINT_SOURCE_BETAS",
     "make_schedule",
@@ -311,8 +312,8 @@ class PointSource(Schedule):
 class VariancePreserving(Schedule):
     """The variance-preserving path with the β of another schedule: α = √(1 − β²).
 
-    Mixture targets use it: "linear" for a mixture means β = t, α = √(1 − t²) (reference/lipschitz.md
-    §2.5). A schedule that is already variance preserving is unchanged by it.
+    Mixture targets use it: "linear" for a mixture means β = t, α = √(1 − t²) (arXiv 2509.01629). A
+    schedule that is already variance preserving is unchanged by it.
     """
 
     inner: Schedule
@@ -330,6 +331,14 @@ class VariancePreserving(Schedule):
 
     def describe(self):
         return {"name": "vp", "inner": self.inner.describe()}
+
+
+def variance_preserving(schedule: Schedule) -> VariancePreserving:
+    """The variance-preserving path α = √(1 − β²) with the β of ``schedule`` (unchanged if it is one).
+
+    The one place where a mixture target's path is built from a named or tabulated schedule.
+    """
+    return schedule if isinstance(schedule, VariancePreserving) else VariancePreserving(schedule)
 
 
 class Tabulated(Schedule):
