@@ -44,7 +44,8 @@ from sictl.cli.runtime import keep_freed_memory
 from sictl.core.fields.spectra import matern_power
 from sictl.core.sampling.drift import Drift
 from sictl.io import DatasetMeta, DatasetStats, Normalization, write_dataset
-from sictl.pipeline.sample import SampleConfig, open_exact_source, plan, run, sample_batch
+from sictl.pipeline.drift_sources import open_exact_source
+from sictl.pipeline.sample import SampleConfig, plan, run, sample_batch
 
 
 class TimedDrift(Drift):

@@ -25,12 +25,12 @@ Examples:
 
 def sample(
     exact: Annotated[Optional[str], typer.Option("--exact", help="Exact drift: a dataset (Gaussian field or @mixture) or a mixture JSON file.")] = None,
-    schedule: Annotated[str, typer.Option("--schedule", help="Sampling schedule: linear, trig, designed[:λ] or a schedule file.")] = "linear",
+    schedule: Annotated[str, typer.Option("--schedule", help="Sampling schedule: {schedules}, or a schedule file.")] = "linear",
     drift_schedule: Annotated[Optional[str], typer.Option("--drift-schedule", help="Schedule the drift is defined under (default: the sampling schedule); if it differs, the transfer formula is applied.")] = None,
-    solver: Annotated[str, typer.Option("--solver", help="euler, heun, midpoint, rk4, rk4-38, expint1, expint2 or em.")] = "rk4-38",
+    solver: Annotated[str, typer.Option("--solver", help="Solver: {solvers}.")] = "rk4-38",
     steps: Annotated[int, typer.Option("--steps", help="Intervals of the time grid (ignored with --grid FILE).")] = 19,
-    grid: Annotated[str, typer.Option("--grid", help="uniform, logsnr, or FILE (a schedule file's recommended grid, .npy or text times).")] = "uniform",
-    diffusion: Annotated[str, typer.Option("--diffusion", help="For em: 0, const:c or optimal (ε*).")] = "0",
+    grid: Annotated[str, typer.Option("--grid", help="{grids}, or FILE (a schedule file's recommended grid, .npy or text times).")] = "uniform",
+    diffusion: Annotated[str, typer.Option("--diffusion", help="For {stochastic_solvers}: {diffusions} (ε*).")] = "0",
     base: Annotated[str, typer.Option("--base", help="Base noise: white (unit per-mode variance), white:σ0 (pixel std), spectral[:FILE].")] = "white",
     n: Annotated[int, typer.Option("--n", help="Number of samples.")] = 256,
     batch_size: Annotated[int, typer.Option("--batch-size", help="Samples integrated at once (does not change the samples).")] = 256,
@@ -118,4 +118,6 @@ def _print_summary(console, s: dict) -> None:
 
 
 def register(app: typer.Typer) -> None:
-    app.command("sample", help=HELP)(sample)
+    from sictl.cli.registry_help import RegistryHelpCommand
+
+    app.command("sample", help=HELP, cls=RegistryHelpCommand)(sample)

@@ -49,3 +49,4 @@ from sictl.io.schedules import validate_schedule as validate_schedule
 from sictl.io.schedules import write_schedule as write_schedule
 from sictl.io.mixtures import mixture_from_json as mixture_from_json
 from sictl.io.mixtures import read_mixture as read_mixture
+from sictl.io.grids import read_time_grid as read_time_grid

@@ -25,27 +25,24 @@ import contextlib
 import json
 import os
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 
 import numpy as np
 import torch
 
-from sictl.core.exact.drifts import FourierGaussianDrift, GaussianMixtureDrift
-from sictl.core.exact.gmm import GaussianMixture
-from sictl.core.interpolants.schedules import Schedule, VariancePreserving, make_schedule
+from sictl.core.interpolants.schedules import Schedule, make_schedule, variance_preserving
 from sictl.core.sampling.diffusion import make_diffusion
-from sictl.core.sampling.drift import CountingDrift, Drift, TransferredDrift
-from sictl.core.sampling.grids import time_grid
-from sictl.core.sampling.solvers import make_solver
+from sictl.core.sampling.drift import Drift, TransferredDrift
+from sictl.core.sampling.grids import GRIDS, time_grid
+from sictl.core.sampling.integrate import check_compatible, integrate
+from sictl.core.sampling.solvers import make_solver, solver_class, stochastic_solvers
 from sictl.errors import ConfigError, SchemaError
-from sictl.pipeline.targets import GaussianTarget, white_base_variance
+from sictl.pipeline.drift_sources import DriftSource, open_drift_source
 
-__all__ = ["SampleConfig", "DriftSource", "GaussianMixtureDrift", "Plan", "plan", "sample_batch", "run",
-           "open_exact_source", "NOISE_BLOCK"]
+__all__ = ["SampleConfig", "Plan", "plan", "sample_batch", "run", "NOISE_BLOCK"]
 
 #: Samples per noise block (the unit of seeding; see the module docstring).
 NOISE_BLOCK = 64
-_EMPTY = 1e-12  # modes with power ≤ _EMPTY × max power are empty: neither base nor target has them
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -77,123 +74,9 @@ class SampleConfig:
         if self.dtype not in ("float32", "float64"):
             raise ConfigError(f"--dtype must be float32 or float64, got {self.dtype!r}",
                               hint="float32 is the default; float64 for comparisons at integrator tolerance")
-        if self.diffusion not in ("0", "none") and self.solver != "em":
-            raise ConfigError(f"--diffusion {self.diffusion} needs --solver em", hint="ODE solvers ignore diffusion; use --solver em")
-
-
-@dataclass
-class DriftSource:
-    """Where the drift comes from. ``drift(schedule)`` is the drift defined under ``schedule``.
-
-    Attributes:
-        label: ``"exact:<path>"`` (later ``"checkpoint:<path>"``), recorded as ``@drift_source``.
-        path, checksum: the file and its sha256 (``@drift_checksum``).
-        sample_shape: ``(C, *spatial)`` or ``(dim,)`` of one sample.
-        normalization_constant: multiply by it to get data units.
-        native_schedule: the schedule the drift is defined under (a checkpoint's training schedule);
-            None when the source can build its drift under any schedule (exact sources).
-        vp_path: schedules are used on the variance-preserving path with their β (mixtures).
-        default_lam: λ_min of a Gaussian target (the ``designed`` schedule's default ratio).
-        info: JSON description.
-    """
-
-    label: str
-    path: str
-    checksum: str
-    sample_shape: tuple[int, ...]
-    build: object  # callable(schedule) -> Drift
-    normalization_constant: float = 1.0
-    native_schedule: Schedule | None = None
-    vp_path: bool = False
-    default_lam: float | None = None
-    info: dict = field(default_factory=dict)
-
-    def drift(self, schedule: Schedule) -> Drift:
-        return self.build(schedule)  # type: ignore[operator]
-
-
-def _mixture_from_json(text: str, where: str) -> GaussianMixture:
-    try:
-        spec = json.loads(text) if isinstance(text, str) else text
-        return GaussianMixture.from_dict(spec)
-    except (ValueError, TypeError) as exc:
-        raise ConfigError(f"{where}: not a valid mixture ({exc})",
-                          hint='expected {"weights": [...], "means": [[...]], "covs": [...]}') from None
-
-
-def _gaussian_source(path: str, ds, base: str, checksum: str) -> DriftSource:
-    power = torch.as_tensor(ds.stats.mode_power, dtype=torch.float64)
-    dim, n_pixels = power.ndim, power.numel()
-    empty = power <= _EMPTY * float(power.max())
-    name, _, arg = base.partition(":")
-    if name == "spectral":
-        if arg:
-            from sictl.io import read_dataset
-
-            other = read_dataset(arg)
-            if other.stats is None or other.stats.mode_power is None or other.stats.mode_power.shape != power.shape:
-                raise ConfigError(f"--base spectral:{arg}: needs a dataset with stats/mode_power on the grid {tuple(power.shape)}",
-                                  hint="give a dataset of the same resolution made by `sictl prepare`, or plain --base spectral")
-            base_power, info = torch.as_tensor(other.stats.mode_power, dtype=torch.float64), f"spectral ({arg})"
-        else:
-            base_power, info = power.clone(), "spectral (the dataset's own power)"
-    else:
-        mu, info = white_base_variance(base, n_pixels)
-        base_power = torch.full_like(power, mu)
-    excluded = empty | (base_power <= 0)
-    target = torch.where(excluded, torch.zeros_like(power), power)
-    base_power = torch.where(excluded, torch.zeros_like(base_power), base_power)
-    lam = GaussianTarget(target, base_power, dim, power.shape[0], {}).ratio_min
-    c = ds.meta.normalization.constant
-    return DriftSource(
-        f"exact:{path}", path, checksum, (1, *power.shape),
-        lambda s: FourierGaussianDrift(s, target, base_power), normalization_constant=c, default_lam=lam,
-        info={"kind": "gaussian-field", "grid": list(power.shape), "base": info, "ratio_min": lam,
-              "modes_excluded": int(excluded.sum()), "normalization_constant": c},
-    )
-
-
-def _mixture_source(path: str, mixture: GaussianMixture, base: str, c: float, checksum: str) -> DriftSource:
-    name, _, arg = base.partition(":")
-    if name != "white":
-        raise ConfigError(f"--base {base}: a mixture target takes white or white:σ0", hint="spectral noise needs a field dataset")
-    base_var = float(arg) ** 2 if arg else 1.0  # the mixture is in stored units (a dataset's @mixture is)
-    return DriftSource(
-        f"exact:{path}", path, checksum, (mixture.dim,),
-        lambda s: GaussianMixtureDrift(VariancePreserving(s), mixture, base_var), normalization_constant=c,
-        vp_path=True,
-        info={"kind": "gmm", "dim": mixture.dim, "components": mixture.n_components, "base_var": base_var,
-              "path": "variance-preserving", "normalization_constant": c},
-    )
-
-
-def open_exact_source(path: str, base: str = "white") -> DriftSource:
-    """An exact drift source from a dataset file (Gaussian field or mixture) or a mixture JSON file."""
-    from sictl.io import file_checksum, read_dataset, read_provenance
-
-    if str(path) != "-" and not os.path.exists(path):
-        raise SchemaError(f"{path}: no such file", hint="give a dataset made by `sictl prepare` or a mixture JSON file")
-    checksum = file_checksum(path)
-    if str(path).endswith(".json"):
-        with open(path, encoding="utf-8") as fh:
-            return _mixture_source(path, _mixture_from_json(fh.read(), path), base, 1.0, checksum)
-    kind = read_provenance(path).kind
-    if kind != "dataset":
-        raise SchemaError(f"{path} is a '{kind}' file; --exact needs a dataset (or a mixture JSON file)",
-                          hint="make one with `sictl prepare gaussian-field` or `sictl prepare gmm`")
-    ds = read_dataset(path)
-    if "mixture" in ds.meta.attrs:
-        mixture = _mixture_from_json(ds.meta.attrs["mixture"], f"{path} @mixture")
-        if not ds.meta.vector or ds.meta.sample_shape != (mixture.dim,):
-            raise SchemaError(f"{path}: @mixture has dimension {mixture.dim} but the samples are {ds.meta.sample_shape}",
-                              hint="the file is inconsistent; regenerate it with `sictl prepare gmm` or pass the mixture JSON file")
-        return _mixture_source(path, mixture, base, ds.meta.normalization.constant, checksum)
-    if ds.meta.vector:
-        raise ConfigError(f"{path} holds vectors but no @mixture attribute, so there is no exact drift",
-                          hint="pass the mixture JSON file itself to --exact")
-    if ds.stats is None or ds.stats.mode_power is None:
-        raise ConfigError(f"{path} stores no per-mode power (stats/mode_power)", hint="datasets from `sictl prepare` carry it")
-    return _gaussian_source(path, ds, base, checksum)
+        if self.diffusion not in ("0", "none") and not solver_class(self.solver).takes_diffusion:
+            raise ConfigError(f"--diffusion {self.diffusion} needs --solver {'|'.join(stochastic_solvers())} (a stochastic solver)",
+                              hint="ODE solvers ignore diffusion")
 
 
 def _is_file(spec: str) -> bool:
@@ -225,26 +108,12 @@ def _schedule(spec: str, source: DriftSource) -> tuple[Schedule, str, dict, bool
 
 def _grid(cfg: SampleConfig, schedule: Schedule) -> tuple[torch.Tensor, str, str | None]:
     """(times, label recorded as @grid, checksum of a grid file or None)."""
-    if cfg.grid in ("uniform", "logsnr"):
+    if cfg.grid in GRIDS:
         return time_grid(cfg.grid, cfg.steps, cfg.t_min, cfg.t_max, schedule), cfg.grid, None
-    path = cfg.grid
-    if not os.path.exists(path):
-        raise ConfigError(f"unknown grid {path!r} (not uniform, logsnr or an existing file)",
-                          hint="--grid uniform|logsnr|FILE (a schedule file's grid, .npy or text of times)")
-    from sictl.io import file_checksum, read_schedule
+    from sictl.io import file_checksum, read_time_grid
 
-    if path.endswith(".npy"):
-        ts = np.load(path, allow_pickle=False)
-    elif path.endswith((".h5", ".hdf5")):
-        ts = read_schedule(path).grid
-        if ts is None:
-            raise ConfigError(f"{path} stores no recommended grid", hint="use --grid uniform or logsnr")
-    else:
-        try:
-            ts = np.loadtxt(path, dtype=np.float64, ndmin=1)
-        except ValueError as exc:
-            raise ConfigError(f"{path}: cannot read times ({exc})", hint="one time per line or a .npy array") from None
-    ts = torch.as_tensor(np.asarray(ts, dtype=np.float64).reshape(-1))
+    path = cfg.grid
+    ts = torch.as_tensor(read_time_grid(path))
     if ts.numel() < 2 or not bool(torch.isfinite(ts).all()) or not bool((torch.diff(ts) > 0).all()) \
             or float(ts[0]) < 0 or float(ts[-1]) > 1:
         raise ConfigError(f"{path}: a time grid must hold ≥ 2 strictly increasing times in [0, 1]",
@@ -274,7 +143,7 @@ class Plan:
 def plan(cfg: SampleConfig, source: DriftSource | None = None) -> Plan:
     """Resolve the configuration (files, schedules, grid, solver) without sampling."""
     cfg.validate()
-    source = source or open_exact_source(cfg.exact, cfg.base)
+    source = source or open_drift_source("exact", cfg.exact, cfg.base)
     sched, sched_sum, described, sched_file = _schedule(cfg.schedule, source)
     transfer = cfg.drift_schedule is not None and cfg.drift_schedule != cfg.schedule
     drift_sum, drift_label = None, cfg.drift_schedule or cfg.schedule
@@ -286,13 +155,13 @@ def plan(cfg: SampleConfig, source: DriftSource | None = None) -> Plan:
         transfer = source.native_schedule is not None and source.native_schedule.describe() != sched.describe()
         if transfer:
             drift_label = _schedule_label(source.native_schedule)
-    wrap = VariancePreserving if source.vp_path else (lambda s: s)
+    wrap = variance_preserving if source.vp_path else (lambda s: s)
     drift = source.drift(drift_sched)
     if transfer:
         drift = TransferredDrift(drift, wrap(sched))
     ts, grid_label, grid_sum = _grid(cfg, wrap(sched))
-    diffusion = make_diffusion(cfg.diffusion, wrap(sched)) if cfg.solver == "em" else None
-    solver = make_solver(cfg.solver, diffusion=diffusion)
+    solver = make_solver(cfg.solver, diffusion=make_diffusion(cfg.diffusion, wrap(sched)))
+    check_compatible(drift, solver)
     inputs = {source.path: source.checksum}
     for spec, checksum in ((cfg.schedule, sched_sum if sched_file else None), (cfg.drift_schedule, drift_sum),
                            (cfg.grid, grid_sum)):
@@ -356,16 +225,10 @@ def sample_batch(p: Plan, start: int, stop: int, *, callback=None) -> tuple[torc
         if stochastic:  # drawn and dropped, so that the SDE noise stream does not depend on --noise
             noise.draw()
         z = torch.from_numpy(_noise_rows(p.noise_file, start, stop))
-    counted = CountingDrift(p.drift)
     x = z.to(device=p.cfg.device, dtype=p.dtype)
-    memory: dict = {}
-    times = p.ts.tolist()
-    for i, (t0, t1) in enumerate(zip(times[:-1], times[1:])):
-        eps = noise.draw().to(device=x.device, dtype=x.dtype) if stochastic else None
-        x = p.solver.step(counted, t0, t1, x, memory, noise=eps)
-        if callback is not None:
-            callback(i)
-    return x, z, counted.calls
+    tick = None if callback is None else (lambda i, t1, x: callback(i))
+    x, nfe = integrate(p.drift, p.solver, x, p.ts, noises=lambda i: noise.draw(), callback=tick)
+    return x, z, nfe
 
 
 def to_data_units(x: torch.Tensor, constant: float) -> tuple[np.ndarray, int]:

@@ -356,7 +356,8 @@ def test_a_source_with_its_own_training_schedule_is_transferred_automatically(tm
 
     from sictl.core.interpolants.schedules import Linear
     from sictl.io import load_samples_array, read_samples
-    from sictl.pipeline.sample import SampleConfig, open_exact_source, run
+    from sictl.pipeline.drift_sources import open_exact_source
+    from sictl.pipeline.sample import SampleConfig, run
 
     data = tmp_path / "grf.h5"
     write_matern(data, 16)

@@ -233,14 +233,14 @@ def test_white_base_shortcut_is_the_filtered_draw(mean_power):
     s0 = torch.full((n, n), 0.25, dtype=F64)
     s0[0, 0] = mean_power
     drift = FourierGaussianDrift(Linear(), matern_power(n, 2), s0)
-    assert drift._white is not None
+    assert drift.base._white is not None
     like = torch.empty(0, dtype=F64)
     fast = drift.sample_base((64, n, n), generator=gen(6), like=like)
-    drift._white = None  # force the general (filtered) path
+    drift.base._white = None  # force the general (filtered) path
     filtered = drift.sample_base((64, n, n), generator=gen(6), like=like)
     assert torch.allclose(fast, filtered, rtol=0, atol=1e-12 * float(filtered.abs().max()))
     coloured = FourierGaussianDrift(Linear(), matern_power(n, 2), matern_power(n, 2, s=1.0))
-    assert coloured._white is None
+    assert coloured.base._white is None
 
 
 def test_sample_base_same_generator_same_noise():

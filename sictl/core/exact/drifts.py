@@ -7,7 +7,6 @@ b_k(t, x) = a_k(t) x_k with a_k = ½ d/dt log(α² μ_k + β² λ_k) (arXiv 2509
 
 from __future__ import annotations
 
-import math
 from types import SimpleNamespace
 
 import torch
@@ -16,6 +15,7 @@ from torch import Tensor
 from sictl.core.exact.gmm import GaussianMixture, gmm_fields
 from sictl.core.interpolants.schedules import Schedule, as_time
 from sictl.core.sampling.drift import Drift
+from sictl.core.sampling.noise import DiagonalNoise, FourierNoise, even_half
 
 __all__ = ["gaussian_mode_rate", "DiagonalGaussianDrift", "FourierGaussianDrift", "GaussianMixtureDrift"]
 
@@ -51,6 +51,7 @@ class DiagonalGaussianDrift(Drift):
         self.schedule = schedule
         self.target_var = torch.as_tensor(target_var, dtype=torch.float64)
         self.base_var = torch.as_tensor(base_var, dtype=torch.float64)
+        self.base = DiagonalNoise(self.base_var)
 
     def rate(self, t: float | Tensor) -> Tensor:
         """a_k(t), shape of ``target_var``."""
@@ -60,8 +61,7 @@ class DiagonalGaussianDrift(Drift):
         return self.rate(t).to(x) * x
 
     def sample_base(self, shape, *, generator, like):
-        z = torch.randn(shape, generator=generator, dtype=like.dtype, device=like.device)
-        return z * self.base_var.to(like).sqrt()
+        return self.base.sample(shape, generator=generator, like=like)
 
 
 class FourierGaussianDrift(Drift):
@@ -79,33 +79,13 @@ class FourierGaussianDrift(Drift):
     def __init__(self, schedule: Schedule, target_power: Tensor, base_power: Tensor | float = 1.0):
         self.schedule = schedule
         self.target_power = torch.as_tensor(target_power, dtype=torch.float64)
-        self.base_power = torch.as_tensor(base_power, dtype=torch.float64).expand_as(self.target_power)
+        self.base = FourierNoise(torch.as_tensor(base_power, dtype=torch.float64).expand_as(self.target_power))
+        self.base_power = self.base.power
         self.ndim = self.target_power.ndim
-        self._colour: dict[tuple, Tensor] = {}  # (dtype, device) -> filter of sample_base
-        self._white = self._white_base()
-
-    def _white_base(self) -> tuple[float, float] | None:
-        """(pixel std √(n S0), factor of the mean mode √(S0_0/S0)) when S0 is one constant on every
-        mode except perhaps k = 0 (white noise, mean removed or kept); None for a coloured base."""
-        flat = self.base_power.reshape(-1)
-        rest = flat[1:]
-        if rest.numel() == 0 or not bool((rest == rest[0]).all()) or float(rest[0]) <= 0:
-            return None
-        s0 = float(rest[0])
-        return math.sqrt(flat.numel() * s0), math.sqrt(float(flat[0]) / s0)
-
-    def _dims(self) -> tuple[int, ...]:
-        return tuple(range(-self.ndim, 0))
 
     def rate(self, t: float | Tensor) -> Tensor:
         """a_k(t) on the FFT grid."""
         return gaussian_mode_rate(self.schedule, t, self.base_power, self.target_power)
-
-    def _even_half(self, p: Tensor) -> Tensor:
-        """½(p_k + p_{−k}) on the half (rfft) grid k_last = 0..N_last/2."""
-        dims = self._dims()
-        mirrored = torch.roll(torch.flip(p, dims), shifts=(1,) * self.ndim, dims=dims)  # p at −k
-        return (0.5 * (p + mirrored))[..., : p.shape[-1] // 2 + 1]
 
     def velocity(self, t, x):
         """Re(ifft(a ⊙ fft(x))), computed as irfft(½(a_k + a_{−k}) ⊙ rfft(x)) on the half grid.
@@ -113,39 +93,13 @@ class FourierGaussianDrift(Drift):
         For real x the two are equal (the real part keeps the even part of the multiplier). Real
         transforms of a real field do half the work of complex ones and return compact tensors.
         """
-        dims = self._dims()
+        dims = tuple(range(-self.ndim, 0))
         xh = torch.fft.rfftn(x, dim=dims, norm="forward")
-        xh.mul_(self._even_half(self.rate(t)).to(device=x.device, dtype=xh.real.dtype))
+        xh.mul_(even_half(self.rate(t)).to(device=x.device, dtype=xh.real.dtype))
         return torch.fft.irfftn(xh, s=tuple(self.target_power.shape), dim=dims, norm="forward").to(x.dtype)
 
-    def _filter(self, dtype: torch.dtype, device) -> Tensor:
-        """√(n S0_k) on the half (rfft) grid, S0 symmetrised over ±k; computed once per dtype and device."""
-        key = (dtype, str(device))
-        if key not in self._colour:
-            amp = (self._even_half(self.base_power) * self.base_power.numel()).sqrt()
-            self._colour[key] = amp.to(device=device, dtype=dtype).contiguous()
-        return self._colour[key]
-
     def sample_base(self, shape, *, generator, like):
-        """A real field with E|ẑ_k|² = S0_k, independent over k up to ẑ_{−k} = conj ẑ_k (scale_adaptive.md §1.2).
-
-        White noise w ~ N(0, I) filtered in Fourier space: z = irfft(√(n S0) ⊙ rfft(w)), n the number of
-        grid points, so E|ŵ_k|² = 1/n gives E|ẑ_k|² = S0_k (the mean and Nyquist modes included). This is
-        the law of Re(ifft(√S0 ⊙ (ξ_r + iξ_i))) with half the random numbers and half-size transforms.
-        """
-        dims = self._dims()
-        w = torch.randn(shape, generator=generator, dtype=like.dtype, device=like.device)
-        if self._white is not None:
-            # white apart from the mean mode: √(n S0) w has every mode at S0; rescale its mean alone
-            # (the mean is the k = 0 coefficient, independent of the others) — no transforms needed
-            pixel_std, mean_scale = self._white
-            z = w.mul_(pixel_std)
-            if mean_scale != 1.0:
-                z.add_(z.mean(dim=dims, keepdim=True), alpha=mean_scale - 1.0)
-            return z
-        spec = torch.fft.rfftn(w, dim=dims, norm="forward")
-        spec.mul_(self._filter(like.dtype, like.device))
-        return torch.fft.irfftn(spec, s=tuple(self.target_power.shape), dim=dims, norm="forward")
+        return self.base.sample(shape, generator=generator, like=like)
 
 
 class GaussianMixtureDrift(Drift):
@@ -159,6 +113,7 @@ class GaussianMixtureDrift(Drift):
 
     def __init__(self, schedule: Schedule, mixture: GaussianMixture, base_var: float = 1.0):
         self.schedule, self.mixture, self.base_var = schedule, mixture, float(base_var)
+        self.base = DiagonalNoise(torch.tensor(self.base_var, dtype=torch.float64))
         self._base = GaussianMixture.gaussian(torch.zeros(mixture.dim, dtype=torch.float64), self.base_var)
 
     def velocity(self, t, x):
@@ -168,5 +123,4 @@ class GaussianMixtureDrift(Drift):
         return gmm_fields(self._base, self.mixture, sv, x).velocity
 
     def sample_base(self, shape, *, generator, like):
-        z = torch.randn(shape, generator=generator, dtype=like.dtype, device=like.device)
-        return z * self.base_var**0.5
+        return self.base.sample(shape, generator=generator, like=like)

@@ -22,7 +22,7 @@ from torch import Tensor
 from sictl.core.exact.drifts import DiagonalGaussianDrift, gaussian_mode_rate
 from sictl.core.interpolants.schedules import Designed, DesignedPair, Linear, Schedule, Trig, as_time
 from sictl.core.sampling.integrate import integrate
-from sictl.core.sampling.solvers import EulerMaruyama, Solver
+from sictl.core.sampling.solvers import Solver
 from sictl.errors import ConfigError
 
 __all__ = [
@@ -220,7 +220,7 @@ def generated_variance(
     lam = torch.as_tensor(target_var, dtype=torch.float64)
     mu = torch.as_tensor(base_var, dtype=torch.float64).expand_as(lam)
     drift = DiagonalGaussianDrift(schedule, lam, mu)
-    if not isinstance(solver, EulerMaruyama) or solver.diffusion is None:
+    if not solver.needs_score:  # an ODE solver (or em without diffusion): the state is scaled by the gain
         gain, nfe = integrate(drift, solver, torch.ones_like(lam), ts)
         return mu * gain**2, nfe
     var, nfe = mu.clone(), 0

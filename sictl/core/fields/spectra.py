@@ -1,8 +1,9 @@
-"""Fourier grids, model spectra and shell binning on periodic grids (SPEC §1: FFT norm="forward").
+"""Fourier grids, model spectra and shell binning on periodic grids (FFT ``norm="forward"``, docs/math.md).
 
 With ``x̂ = fftn(x, norm="forward")`` the per-mode power P(k) = E|x̂_k|² satisfies Parseval
 mean_x |x|² = Σ_k P(k). 2-D shell spectra average P over the annulus |k| ∈ [κ−½, κ+½) and multiply
-by 2πκ (reference/scale_adaptive.md §4.1); 1-D spectra are per |k|.
+by 2πκ (the spectrum of the scale-adaptive paper, arXiv 2509.02971); 1-D spectra are per |k|.
+:func:`mode_power` is the one place sictl computes P from fields (metrics and dataset statistics call it).
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ import math
 import torch
 from torch import Tensor
 
-from sictl.errors import ConfigError
+from sictl.errors import ConfigError, ShapeError
 
 __all__ = [
     "wavenumber_norm",
@@ -44,7 +45,7 @@ def matern_default_sigma2(s: float, ell: float) -> float:
 def matern_power(n: int, dim: int, s: float = 3.0, ell: float = 1.0, sigma2: float | None = None) -> Tensor:
     """Per-mode power of the Matérn field σ²(−Δ + ℓ²)^{−s} on the unit torus, mean mode set to 0.
 
-    S(k) = σ² (4π²|k|² + ℓ²)^{−s}; default σ² makes S(|k|=1) = 1 (reference/scale_adaptive.md §2.1).
+    S(k) = σ² (4π²|k|² + ℓ²)^{−s}; default σ² makes S(|k|=1) = 1 (the Matérn fields of arXiv 2509.02971).
     """
     if n < 2 or dim not in (1, 2, 3):
         raise ConfigError(f"Matérn grid needs n ≥ 2 and dim in 1..3, got n={n}, dim={dim}")
@@ -88,11 +89,32 @@ def shell_spectrum(power: Tensor, n: int, dim: int) -> Tensor:
     return means * (2 * math.pi * kappa if dim == 2 else 4 * math.pi * kappa**2)
 
 
-def mode_power(x: Tensor, dim: int) -> Tensor:
-    """Sample mean of |x̂_k|² over the leading axes of x: (..., *grid) → (*grid)."""
-    xh = torch.fft.fftn(x, dim=tuple(range(-dim, 0)), norm="forward")
-    p = xh.real**2 + xh.imag**2
-    return p.reshape(-1, *p.shape[-dim:]).mean(0)
+def mode_power(x, dim: int, *, channels: bool = False, total: bool = False, chunk: int | None = None,
+               dtype: torch.dtype | None = None, device: torch.device | str | None = None) -> Tensor:
+    """Per-mode power |x̂_k|² of fields, x̂ = fftn over the last ``dim`` axes (``norm="forward"``).
+
+    The mean over every leading axis, ``(..., *grid) → (*grid)``, or with ``channels=True`` over the
+    first axis only, ``(n, C, *grid) → (C, *grid)``; ``total=True`` gives the sum instead of the mean
+    (running statistics). ``chunk`` samples are transformed at a time (None: all at once), each
+    converted to ``dtype`` and moved to ``device`` first (None: as given), so memory stays bounded
+    and the input may be a CPU tensor or a numpy array. The result lives on ``device``.
+    """
+    t = x if isinstance(x, Tensor) else torch.as_tensor(x)
+    flat = t.reshape(-1, *t.shape[(1 if channels else t.ndim - dim) :])
+    n = flat.shape[0]
+    if n == 0:
+        raise ShapeError("no samples to compute a spectrum from")
+    dims = tuple(range(-dim, 0))
+    step = n if chunk is None else max(int(chunk), 1)
+    acc = None
+    for s in range(0, n, step):
+        part = flat[s : s + step]
+        if dtype is not None or device is not None:
+            part = part.to(device=device, dtype=dtype)
+        xh = torch.fft.fftn(part, dim=dims, norm="forward")
+        p = (xh.real**2 + xh.imag**2).sum(0)
+        acc = p if acc is None else acc + p
+    return acc if total else acc / n
 
 
 def power_law_power(n: int, dim: int, exponent: float, amplitude: float = 1.0) -> Tensor:

@@ -17,6 +17,7 @@ from torch import Tensor
 from sictl.core.interpolants.conversions import eta_z_from_velocity
 from sictl.core.interpolants.schedules import Schedule, as_time
 from sictl.core.interpolants.transfer import transfer_velocity
+from sictl.core.sampling.noise import WhiteNoise
 
 __all__ = ["Drift", "TransferredDrift", "CountingDrift", "VelocityFn"]
 
@@ -54,8 +55,9 @@ class Drift:
         return self.eta_z(t, x, b) / -float(self.schedule(as_time(t)).alpha)
 
     def sample_base(self, shape: tuple[int, ...], *, generator: torch.Generator | None, like: Tensor) -> Tensor:
-        """A draw of the base noise z ~ N(0, C0) of the given shape."""
-        return torch.randn(shape, generator=generator, dtype=like.dtype, device=like.device)
+        """A draw of the base noise z ~ N(0, C0) of the given shape (white unit noise unless overridden;
+        the laws are in :mod:`sictl.core.sampling.noise`)."""
+        return WhiteNoise().sample(shape, generator=generator, like=like)
 
 
 class TransferredDrift(Drift):
