@@ -1,6 +1,6 @@
 """Stochastic Allen–Cahn samples: `sictl prepare allen-cahn` against the authors' data and the issue's targets.
 
-Runs the real prepare path (sictl.pipeline.prepare_sources.allen_cahn_source + write_prepared, what
+Runs the real prepare path (sictl.pipeline.sources.allen_cahn.allen_cahn_source + write_prepared, what
 `sictl prepare allen-cahn --res N` does, with the CLI's defaults: preconditioned HMC, 256 chains × 64
 stored samples, burn-in 1000, thin 4) at each resolution, and measures from the dataset file it writes,
 with the reference values of reference/data_and_metrics.md §1.3–1.4:
@@ -41,7 +41,7 @@ from sictl.cli.runtime import keep_freed_memory
 from sictl.core.simulators.allen_cahn import AllenCahnConfig
 from sictl.io import iter_trajectory_blocks
 from sictl.pipeline.prepare import PrepareOptions, write_prepared
-from sictl.pipeline.prepare_sources import allen_cahn_source
+from sictl.pipeline.sources.allen_cahn import allen_cahn_source
 
 NORM_PER_PIXEL = {32: 0.1481711503315729, 64: 0.10495965013442342}  # authors' loader output (§1.3)
 TRUTH_POWER = {  # AllenCahn-res{N}-truth.pt, k = 0..5 (§1.4)

@@ -1,6 +1,6 @@
 """Stochastic Navier–Stokes data: `sictl prepare navier-stokes` against the targets of the paper's data set.
 
-Runs the real prepare path (sictl.pipeline.prepare_sources.navier_stokes_source + write_prepared, what
+Runs the real prepare path (sictl.pipeline.sources.navier_stokes.navier_stokes_source + write_prepared, what
 `sictl prepare navier-stokes --preset small` does) and measures everything from the dataset file it
 writes (reference/data_and_metrics.md §2.3–2.6). Targets (issue 4, `small` preset: 64², dt = 2e-3,
 8 trajectories × 100 snapshots every 0.5 after a burn-in of 50):
@@ -42,7 +42,7 @@ from sictl.cli.runtime import keep_freed_memory
 from sictl.core.simulators.navier_stokes import PRESETS, NavierStokes2D, energy, enstrophy, palinstrophy
 from sictl.io import iter_trajectory_blocks, read_dataset
 from sictl.pipeline.prepare import PrepareOptions, write_prepared
-from sictl.pipeline.prepare_sources import NavierStokesSource, navier_stokes_source
+from sictl.pipeline.sources.navier_stokes import NavierStokesSource, navier_stokes_source
 
 AVG_PIXEL_NORM = 3.0679163932800293  # Zenodo 10939479 (reference §2.3)
 TRUTH_SPECTRUM = {1: 0.01062, 2: 0.08175, 3: 0.3008, 4: 0.4452, 5: 0.5174, 6: 0.8863, 7: 1.3144, 8: 0.4570,
@@ -177,7 +177,7 @@ def main(argv=None) -> dict:
         path = args.keep or os.path.join(tmp, "ns.h5")
         start = time.perf_counter()
         src = navier_stokes_source(cfg, args.seed, progress, args.device)
-        summary = write_prepared(src, PrepareOptions(seed=args.seed), path, progress)
+        summary = write_prepared(src, PrepareOptions(seed=args.seed), path, progress, device=args.device)
         wall = time.perf_counter() - start
         result = {
             "preset": args.preset, "quick": args.quick, "trajectories": cfg.trajectories, "snapshots": cfg.snapshots,

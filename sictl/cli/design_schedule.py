@@ -1,4 +1,4 @@
-"""`sictl design-schedule`: options → :mod:`sictl.pipeline.design` → schedule file, exports, plot, summary."""
+"""`sictl design-schedule`: options → :func:`sictl.pipeline.design.run` (schedule file, export, plot) → summary."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from typing import Annotated, Optional
 import typer
 
 from sictl.cli.gaussian_check import _floats, _split
-from sictl.cli.options import DeviceChoice, DeviceOpt, JsonOpt, OutputOpt, QuietOpt, SeedOpt
+from sictl.cli.options import JsonOpt, OutputOpt, QuietOpt, SeedOpt
 
 HELP = """Design a Lipschitz-optimal interpolation schedule for a target and write it as a schedule file
 that gaussian-check, train and sample apply verbatim.
@@ -50,88 +50,27 @@ def design_schedule(
     output: OutputOpt = None,
     json_out: JsonOpt = False,
     seed: SeedOpt = 0,
-    device: DeviceOpt = DeviceChoice.cpu,
     quiet: QuietOpt = False,
 ):
-    from pathlib import Path
-
-    from sictl.cli.output import err_console, print_json
+    from sictl.cli.output import check_stdout, err_console, print_json
     from sictl.errors import ConfigError
-    from sictl.io import check_writable
+    from sictl.pipeline.design import DesignConfig, DesignOutputs, run
 
     if lipschitz and kinetic:
         raise ConfigError("--lipschitz and --kinetic exclude each other",
                           hint="give one criterion: --lipschitz (A2, the default) or --kinetic")
-    if export is not None and export_path is None:
-        if output in (None, "-"):
-            export_path = "-"
-        else:
-            export_path = str(Path(output).with_suffix("." + export.value))
-    for path in (output, export_path if export_path != "-" else None, plot):
-        if path is not None:
-            check_writable(path)
-    stdout_users = [p for p in (output, export_path) if p == "-"]
-    if len(stdout_users) + bool(json_out) > 1:
-        raise ConfigError("only one of -o -, --export-path - and --json can use stdout",
-                          hint="write the file or the export to a path, e.g. -o s.h5")
-
-    from sictl.pipeline.design import DesignConfig, lipschitz_profile_for_plot, run
-
+    outputs = DesignOutputs.resolve(output, export.value if export is not None else None, export_path, plot)
+    check_stdout(outputs.stdout_users(), json_out, hint="write the file or the export to a path, e.g. -o s.h5")
     cfg = DesignConfig(
         ratios=_floats(_split(ratio), "--ratio"), matern=matern, dim=dim, data=data, spectrum=spectrum, gmm=gmm,
         gmm_file=gmm_file, base=base, criterion="kinetic" if kinetic else "a2", rescale=rescale, steps=steps,
         t_min=t_min, t_max=t_max, mc_samples=mc_samples, seed=seed,
     )
-    result, summary = run(cfg)
-    table = _table(result, summary, seed)
-    if output is not None:
-        from sictl.io import write_schedule
-
-        write_schedule(output, table)
-        summary["schedule"] = output
-        if output != "-":
-            from sictl.io import file_checksum
-
-            summary["checksum"] = file_checksum(output)
-    else:
-        summary["schedule"] = None
-    if export is not None:
-        from sictl.io import export_schedule_csv, export_schedule_json
-
-        (export_schedule_csv if export is ExportFormat.csv else export_schedule_json)(table, export_path)
-        summary["export"] = export_path
-    if plot is not None:
-        import torch
-
-        from sictl.pipeline.plots import schedule_figure
-
-        ts = torch.linspace(1e-4, 1 - 1e-4, 801, dtype=torch.float64)
-        plots = result["plot"]
-        schedule_figure(plot, plots["designed"], plots["linear"], lipschitz_profile_for_plot(plots, ts), ts,
-                        f"{summary['family']} schedule, target {summary['target'].get('kind')}")
-        summary["plot"] = plot
+    summary = run(cfg, outputs)
     if not quiet and not json_out:
         _print_summary(err_console(), summary)
     if json_out:
         print_json(summary)
-
-
-def _table(result: dict, summary: dict, seed: int):
-    from sictl.io import ScheduleTable
-
-    cols = {k: v.numpy() for k, v in result["columns"].items()}
-    return ScheduleTable(
-        **cols,
-        family=summary["family"],
-        params=summary["params"],
-        grid=result["grid"].numpy(),
-        target=summary["target"],
-        metrics={"criterion": summary["criterion"], "a2": summary["a2"], "lipschitz": summary["lipschitz"],
-                 **{k: summary[k] for k in ("kinetic", "a2_variance_preserving", "a2_saved_by_rescaling") if k in summary}},
-        config=summary["config"],
-        inputs=summary["inputs"],
-        seed=seed,
-    )
 
 
 def _print_summary(console, summary: dict) -> None:

@@ -7,11 +7,11 @@ from typing import Annotated, Optional
 import typer
 
 from sictl.cli.options import DeviceChoice, DeviceOpt, JsonOpt, OutputOpt, QuietOpt, SeedOpt
+from sictl.pipeline.evaluate_metrics import METRICS
 
-HELP = """Compare samples with a reference: spectra and their relative error (mean, max, per band),
-pointwise-value PDF (Wasserstein-1), mean/std fields, two-point correlation, sliced Wasserstein,
-MMD and mixture mode weights. SAMPLES may be a sictl samples or dataset file, or a foreign .npy,
-.npz, .pt or .h5 array (--key, --layout).
+_WHAT = [m.summary for m in METRICS.values()]
+HELP = f"""Compare samples with a reference: {', '.join(_WHAT[:-1])} and {_WHAT[-1]}. SAMPLES may be a
+sictl samples or dataset file, or a foreign .npy, .npz, .pt or .h5 array (--key, --layout).
 
 \b
 Examples:
@@ -27,7 +27,7 @@ def evaluate(
     samples: Annotated[str, typer.Argument(help="Samples: a sictl samples/dataset file or a foreign array file.")],
     reference: Annotated[Optional[str], typer.Option("--reference", help="Reference samples: dataset, samples file, foreign array, or mixture JSON.")] = None,
     reference_spectrum: Annotated[Optional[str], typer.Option("--reference-spectrum", help="Only a reference spectrum: a dataset's stats, or a per-mode power array.")] = None,
-    metrics: Annotated[Optional[str], typer.Option("--metrics", help="Comma list of spectrum, pdf, moments, correlation, swd, mmd, modes (default: those that apply).")] = None,
+    metrics: Annotated[Optional[str], typer.Option("--metrics", help=f"Comma list of {', '.join(METRICS)} (default: those that apply).")] = None,
     key: Annotated[Optional[str], typer.Option("--key", help="Array in the SAMPLES file (npz name, .pt key/index, HDF5 path, dataset field).")] = None,
     layout: Annotated[Optional[str], typer.Option("--layout", help='Axes of the SAMPLES array, e.g. "sample x y", "traj time x y", "sample dim".')] = None,
     reference_key: Annotated[Optional[str], typer.Option("--reference-key", help="Array in the reference file.")] = None,
@@ -45,12 +45,13 @@ def evaluate(
     device: DeviceOpt = DeviceChoice.cpu,
     quiet: QuietOpt = False,
 ):
-    from sictl.cli.output import err_console, print_json
+    from sictl.cli.options import resolve_device
+    from sictl.cli.output import check_stdout, err_console, print_json
     from sictl.errors import ConfigError
     from sictl.pipeline.evaluate import EvaluateConfig, check_outputs, run
 
-    if output == "-" and json_out:
-        raise ConfigError("-o - and --json both want stdout", hint="write the report to a file, or drop --json")
+    check_stdout({"-o": output}, json_out, hint="write the report to a file, or drop --json")
+    dev = resolve_device(device)
     check_outputs(output, plot)
     chosen = None
     if metrics is not None:
@@ -61,7 +62,7 @@ def evaluate(
                          layout=layout, reference_key=reference_key, reference_layout=reference_layout,
                          metrics=chosen, allow_nan=allow_nan, drop_last_node=drop_last_node, vorticity=vorticity,
                          bins=bins, projections=projections, mmd_samples=mmd_samples, seed=seed)
-    summary, arrays = run(cfg, plot_dir=plot)
+    summary, arrays = run(cfg, plot_dir=plot, device=dev)
     if output is not None:
         from sictl.io import write_report
 
@@ -73,36 +74,14 @@ def evaluate(
         print_json(summary)
 
 
-def _rows(metrics: dict):
-    spec = metrics.get("spectrum")
-    if spec:
-        yield "spectrum", f"relative error mean / max ({spec['kind']})", f"{spec['relative_error_mean']:.4g} / {spec['relative_error_max']:.4g}"
-        yield "", "bands low / mid / high", " / ".join(f"{spec['bands'][b]:.4g}" for b in ("low", "mid", "high"))
-        if "energy" in spec:
-            e = spec["energy"]
-            yield "", "energy spectrum mean / max", f"{e['relative_error_mean']:.4g} / {e['relative_error_max']:.4g}"
-    if "pdf" in metrics:
-        yield "pdf", "Wasserstein-1 (÷ reference std)", f"{metrics['pdf']['wasserstein1']:.4g} ({metrics['pdf']['wasserstein1_relative']:.3g})"
-    if "moments" in metrics:
-        m = metrics["moments"]
-        yield "moments", "mean / std / norm error", f"{m['mean_error']:.3g} / {m['std_error']:.3g} / {m['norm_error']:.3g}"
-    if "correlation" in metrics:
-        yield "correlation", "max |ρ − ρ_ref|", f"{metrics['correlation']['max_abs_error']:.3g}"
-    if "swd" in metrics:
-        yield "swd", f"sliced W2 ({metrics['swd']['projections']} directions)", f"{metrics['swd']['sliced_wasserstein2']:.4g}"
-    if "mmd" in metrics:
-        yield "mmd", f"MMD² (RBF, h = {metrics['mmd']['bandwidth']:.3g})", f"{metrics['mmd']['mmd2']:.4g}"
-    if "modes" in metrics:
-        m = metrics["modes"]
-        yield "modes", "weights (reference)", ", ".join(f"{w:.4f} ({r:.4f})" for w, r in zip(m["weights"], m["reference_weights"]))
-
-
 def _print_table(console, summary: dict) -> None:
     from rich.table import Table
 
+    from sictl.pipeline.evaluate_metrics import summary_rows
+
     title = f"{summary['samples']}: {summary['n_samples']} samples {tuple(summary['sample_shape'])}"
     table = Table("metric", "quantity", "value", title=title)
-    for row in _rows(summary["metrics"]):
+    for row in summary_rows(summary["metrics"]):
         table.add_row(*row)
     console.print(table)
     if summary["nonfinite_samples"]:

@@ -1,4 +1,4 @@
-"""`sictl gaussian-check`: option parsing and reporting around :mod:`sictl.pipeline.gaussian_check`."""
+"""`sictl gaussian-check`: options → :func:`sictl.pipeline.gaussian_check.run` → tables or JSON."""
 
 from __future__ import annotations
 
@@ -53,12 +53,12 @@ def gaussian_check(
     gmm: Annotated[Optional[str], typer.Option("--gmm", help="Two-mode mixture M[,p]: p N(r,I) + (1-p) N(-r,I), |r| = M.")] = None,
     base: Annotated[str, typer.Option("--base", help="Base noise: white (unit variance per mode), white:σ0 (pixel std; for --gmm the components' std), spectral[:FILE] (a dataset's stored spectrum; none: the target's own).")] = "white",
     schedules: Annotated[list[str], typer.Option("--schedules", help="Comma list: linear, trig, designed[:λ], or schedule files.")] = ["linear,designed"],
-    solvers: Annotated[list[str], typer.Option("--solvers", help="Comma list of euler, heun, midpoint, rk4, rk4-38, expint1, expint2, em.")] = ["rk4-38"],
+    solvers: Annotated[list[str], typer.Option("--solvers", help="Comma list of {solvers}.")] = ["rk4-38"],
     steps: Annotated[list[str], typer.Option("--steps", help="Comma list of step counts (grid intervals).")] = ["9,19,39"],
-    grid: Annotated[list[str], typer.Option("--grid", help="Comma list of time grids: uniform, logsnr.")] = ["uniform"],
+    grid: Annotated[list[str], typer.Option("--grid", help="Comma list of time grids: {grids}.")] = ["uniform"],
     t_min: Annotated[float, typer.Option("--t-min", help="First grid time.")] = 1e-4,
     t_max: Annotated[float, typer.Option("--t-max", help="Last grid time.")] = 1 - 1e-4,
-    diffusion: Annotated[str, typer.Option("--diffusion", help="Diffusion for em: 0, const:c or optimal (ε*).")] = "optimal",
+    diffusion: Annotated[str, typer.Option("--diffusion", help="Diffusion for {stochastic_solvers}: {diffusions} (optimal: ε*).")] = "optimal",
     monte_carlo: Annotated[int, typer.Option("--monte-carlo", help="Also sample N fields and measure the error.")] = 0,
     transfer: Annotated[bool, typer.Option("--transfer", help="Verify the transfer formula and ε*/g_F identities.")] = False,
     output: OutputOpt = None,
@@ -68,9 +68,10 @@ def gaussian_check(
     quiet: QuietOpt = False,
 ):
     from sictl.cli.options import resolve_device
-    from sictl.cli.output import err_console, print_json
+    from sictl.cli.output import check_stdout, err_console, print_json
     from sictl.pipeline.gaussian_check import GaussianCheckConfig, run
 
+    check_stdout({"-o": output}, json_out, hint="write the report to a file, or drop --json")
     if output is not None:
         from sictl.io import check_writable
 
@@ -94,15 +95,10 @@ def gaussian_check(
         seed=seed,
         device=resolve_device(device),
     )
-    summary, arrays = run(cfg)
-    if output is not None:
-        from sictl.io import write_report
-
-        write_report(output, summary, arrays, config=summary["config"], inputs=summary["inputs"], seed=seed)
-        summary["report"] = output
+    summary = run(cfg, output)
     if not quiet and not json_out:
         _print_tables(err_console(), summary)
-    if json_out and output != "-":
+    if json_out:
         print_json(summary)
 
 
@@ -132,4 +128,6 @@ def _print_tables(console, summary: dict) -> None:
 
 
 def register(app: typer.Typer) -> None:
-    app.command("gaussian-check", help=HELP)(gaussian_check)
+    from sictl.cli.registry_help import RegistryHelpCommand
+
+    app.command("gaussian-check", help=HELP, cls=RegistryHelpCommand)(gaussian_check)

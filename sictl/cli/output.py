@@ -32,3 +32,63 @@ def err_console(quiet: bool = False):
     from rich.console import Console
 
     return Console(stderr=True, quiet=quiet, highlight=False)
+
+
+def check_stdout(outputs: dict[str, str | None], json_out: bool, *, hint: str) -> None:
+    """Refuse a command line where two outputs want stdout: files given as ``-`` and ``--json``.
+
+    ``outputs`` maps each file option (``-o``, ``--export-path``, …) to its value; the message names
+    them all, e.g. "-o - and --json both want stdout".
+    """
+    users = [flag for flag, path in outputs.items() if path == "-"] + (["--json"] if json_out else [])
+    if len(users) > 1:
+        from sictl.errors import ConfigError
+
+        flags = [f"{flag} -" for flag in outputs] + ["--json"]
+        message = (f"{flags[0]} and {flags[1]} both want stdout" if len(flags) == 2
+                   else f"only one of {', '.join(flags[:-1])} and {flags[-1]} can use stdout")
+        raise ConfigError(message, hint=hint)
+
+
+class ProgressBar:
+    """A rich progress bar on stderr driven by callbacks, one line per stage (terminals only).
+
+    Called as ``bar(stage, done, total)``, or as ``bar(done, total)`` when built with a fixed
+    ``stage``. Nothing is drawn on a quiet or non-terminal console, and the bar starts at the first
+    call, so an error before any progress prints no bar. Use it as a context manager, or call
+    :meth:`close`. ``counts`` formats done/total; ``columns`` are further text columns that may show
+    task fields (``"loss {task.fields[loss]}"``), whose first values are ``fields`` and which later
+    calls update by keyword (``bar(done, total, loss="0.12")``).
+    """
+
+    def __init__(self, console, *, stage: str | None = None, counts: str = "{task.completed:.4g}/{task.total:.4g}",
+                 columns: tuple[str, ...] = (), fields: dict | None = None):
+        self.console, self.stage, self.counts, self.columns = console, stage, counts, columns
+        self.fields, self.bar, self.tasks = dict(fields or {}), None, {}
+
+    def __call__(self, *args, **fields) -> None:
+        stage, done, total = (self.stage, *args) if self.stage is not None else args
+        if self.console.quiet or not self.console.is_terminal:
+            return
+        if self.bar is None:
+            from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+
+            self.bar = Progress(TextColumn("{task.description}"), BarColumn(), TextColumn(self.counts),
+                                *(TextColumn(c) for c in self.columns), TimeElapsedColumn(), TimeRemainingColumn(),
+                                console=self.console, transient=True)
+            self.bar.start()
+        if stage not in self.tasks:
+            self.tasks[stage] = self.bar.add_task(stage, total=total, **self.fields)
+        self.bar.update(self.tasks[stage], completed=done, total=total, **fields)
+
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.stop()
+            self.bar = None
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+        return False

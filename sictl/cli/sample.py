@@ -46,7 +46,7 @@ def sample(
     quiet: QuietOpt = False,
 ):
     from sictl.cli.options import resolve_device
-    from sictl.cli.output import err_console, print_json
+    from sictl.cli.output import ProgressBar, check_stdout, err_console, print_json
     from sictl.errors import ConfigError
     from sictl.io import check_writable
 
@@ -56,8 +56,7 @@ def sample(
     if output is None:
         raise ConfigError("sample writes a samples file: give -o PATH ('-' = stdout)",
                           hint="e.g. sictl sample --exact grf.h5 -o samples.h5")
-    if output == "-" and json_out:
-        raise ConfigError("-o - and --json both want stdout", hint="write the samples to a file, or drop --json")
+    check_stdout({"-o": output}, json_out, hint="write the samples to a file, or drop --json")
     for path in (output, save_noise):
         if path is not None:
             check_writable(path)
@@ -68,7 +67,8 @@ def sample(
                        save_noise=save_noise, t_min=t_min, t_max=t_max, dtype=dtype, seed=seed,
                        device=resolve_device(device))
     console = err_console(quiet or json_out)
-    bar = None if quiet or json_out else _Bar(console)
+    bar = None if quiet or json_out else ProgressBar(console, stage="sampling",
+                                                     counts="{task.completed}/{task.total} steps")
     try:
         summary = run(cfg, output, progress=bar)
     finally:
@@ -78,27 +78,6 @@ def sample(
         _print_summary(console, summary)
     if json_out:
         print_json(summary)
-
-
-class _Bar:
-    """A rich progress bar on stderr, started at the first step (so input errors print no bar)."""
-
-    def __init__(self, console):
-        self.console, self.progress, self.task = console, None, None
-
-    def __call__(self, done: int, total: int) -> None:
-        if self.progress is None:
-            from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
-
-            self.progress = Progress(TextColumn("sampling"), BarColumn(), TextColumn("{task.completed}/{task.total} steps"),
-                                     TimeElapsedColumn(), TimeRemainingColumn(), console=self.console, transient=True)
-            self.progress.start()
-            self.task = self.progress.add_task("sample", total=total)
-        self.progress.update(self.task, completed=done, total=total)
-
-    def close(self) -> None:
-        if self.progress is not None:
-            self.progress.stop()
 
 
 def _print_summary(console, s: dict) -> None:

@@ -50,3 +50,13 @@ from sictl.io.schedules import write_schedule as write_schedule
 from sictl.io.mixtures import mixture_from_json as mixture_from_json
 from sictl.io.mixtures import read_mixture as read_mixture
 from sictl.io.grids import read_time_grid as read_time_grid
+from sictl.io.runs import DatasetRows as DatasetRows
+from sictl.io.runs import LogWriter as LogWriter
+from sictl.io.runs import RunCheckpoint as RunCheckpoint
+from sictl.io.runs import prepare_run_dir as prepare_run_dir
+from sictl.io.runs import read_log as read_log
+from sictl.io.runs import read_run_checkpoint as read_run_checkpoint
+from sictl.io.runs import read_training_state as read_training_state
+from sictl.io.runs import run_paths as run_paths
+from sictl.io.runs import write_run_checkpoint as write_run_checkpoint
+from sictl.io.runs import write_training_state as write_training_state

@@ -1,4 +1,5 @@
-"""Numerical verification of identities the whole toolkit relies on (`gaussian-check --transfer`).
+"""Numerical verification of identities the whole toolkit relies on (`gaussian-check --transfer`;
+arXiv 2509.01629 for the transfer formula and ε*, arXiv 2403.13724 for g_F).
 
 * transfer formula: the drift of a schedule obtained from the exact drift of another schedule by SNR
   matching equals the exact drift computed directly (both directions, every listed schedule);
@@ -14,17 +15,19 @@ import torch
 
 from sictl.core.exact.drifts import DiagonalGaussianDrift
 from sictl.core.interpolants.conversions import eps_star, follmer_g2, wronskian
-from sictl.core.interpolants.schedules import POINT_SOURCE_BETAS, Linear, PointSource, VariancePreserving
+from sictl.core.interpolants.schedules import POINT_SOURCE_BETAS, Linear, PointSource
 from sictl.core.sampling.drift import TransferredDrift
 
 
 def _probe_ratios(target) -> torch.Tensor:
+    """Probe modes spanning a Gaussian target's ratios (a mixture has none: 1e-4 to 1)."""
     lo, hi = getattr(target, "ratio_min", 1e-4), getattr(target, "ratio_max", 1.0)
     return torch.tensor(sorted({lo, math.sqrt(lo * hi), hi, 0.5, 2.0}), dtype=torch.float64)
 
 
 def transfer_checks(named, target, t_min: float, t_max: float) -> dict:
-    """Max error of the transferred drift against the direct exact drift, per direction.
+    """Max error of the transferred drift against the direct exact drift, per direction, each
+    schedule taken on the target's path (a mixture's: the variance-preserving one).
 
     The error at each time is max_k |b_transfer − b_direct| / max_k |b_direct| over probe modes
     spanning the target's ratios (stiff modes make the identity ill-conditioned, not wrong).
@@ -35,7 +38,7 @@ def transfer_checks(named, target, t_min: float, t_max: float) -> dict:
     ref = Linear()
     out = {}
     for ns in named:
-        sched = VariancePreserving(ns.schedule) if not hasattr(target, "ratio_min") else ns.schedule
+        sched = target.path(ns.schedule)
         pairs = {f"linear->{ns.label}": (ref, sched), f"{ns.label}->linear": (sched, ref)}
         for key, (src, dst) in pairs.items():
             moved = TransferredDrift(DiagonalGaussianDrift(src, lam), dst)

@@ -1,10 +1,11 @@
-"""`sictl evaluate`: compare samples with a reference (SPEC §2.5).
+"""`sictl evaluate`: compare samples with a reference (docs/cli.md, "sictl evaluate SAMPLES").
 
 Inputs are sictl files (samples, datasets) or foreign arrays (``.npy/.npz/.pt/.h5`` with a key and a
 layout, :mod:`sictl.io.foreign` and :mod:`sictl.pipeline.layout`); everything is compared in data
 units as ``(n, C, *spatial)`` fields or ``(n, dim)`` vectors. The reference is a set of samples
 (``--reference``: a dataset, samples file, foreign array or a mixture JSON file, whose exact law is
-then sampled), or only a spectrum (``--reference-spectrum``). The maths is in :mod:`sictl.core.fields.metrics`.
+then sampled), or only a spectrum (``--reference-spectrum``). The metrics are the registry
+:data:`sictl.pipeline.evaluate_metrics.METRICS`; their maths is in :mod:`sictl.core.fields.metrics`.
 
 Non-finite samples are counted and reported; they make the evaluation fail unless ``allow_nan``, in
 which case the finite ones are evaluated (and the count is still reported). They are never dropped
@@ -13,7 +14,6 @@ silently.
 
 from __future__ import annotations
 
-import math
 import os
 import time
 from dataclasses import asdict, dataclass
@@ -24,13 +24,11 @@ import torch
 from sictl.core.exact.gmm import GaussianMixture
 from sictl.core.fields import metrics as M
 from sictl.errors import ConfigError, SchemaError, ShapeError, SictlError
+from sictl.pipeline.evaluate_metrics import METRICS, Inputs, choose_metrics
 from sictl.pipeline.layout import resolve_layout, to_samples
 
 __all__ = ["EvaluateConfig", "METRICS", "run", "load_samples"]
 
-METRICS = ("spectrum", "pdf", "moments", "correlation", "swd", "mmd", "modes")
-_FIELD_DEFAULT = ("spectrum", "pdf", "moments", "correlation", "swd", "mmd")
-_VECTOR_DEFAULT = ("moments", "swd", "mmd", "modes")
 _VORTICITY_NAMES = ("vorticity", "omega", "w")
 
 
@@ -115,27 +113,6 @@ def _stated_kind(path: str | None, layout: str | None) -> str | None:
     return None
 
 
-def _reference_power(path: str, sample_shape) -> tuple[np.ndarray, str]:
-    """Per-mode power (C, *spatial) or a shell spectrum (K,) from --reference-spectrum."""
-    from sictl.io.foreign import read_foreign
-
-    fa = read_foreign(path)
-    if fa.kind == "sictl-dataset":
-        if "mode_power" not in fa.attrs:
-            raise ConfigError(f"{path} stores no per-mode power (stats/mode_power)", hint="use --reference with its samples")
-        return fa.attrs["mode_power"][None], "stored statistics"
-    a = np.asarray(fa.data, dtype=np.float64)
-    spatial = tuple(sample_shape[1:])
-    if a.shape == spatial:
-        return a[None], "per-mode power file"
-    if a.shape == tuple(sample_shape):
-        return a, "per-mode power file"
-    if a.ndim == 1 and len(spatial) >= 2 and len(a) == spatial[0] // 2:
-        return a, "shell spectrum file"
-    raise ShapeError(f"{path}: reference spectrum of shape {a.shape} does not fit samples {tuple(sample_shape)}",
-                     hint=f"give the per-mode power E|x̂_k|² on the {spatial} FFT grid, or a dataset file")
-
-
 def _check_match(s: Loaded, r: Loaded) -> None:
     if s.vector != r.vector:
         raise ShapeError(f"the samples are {'vectors' if s.vector else 'fields'} but the reference holds "
@@ -158,60 +135,13 @@ def _finite(s: Loaded, cfg: EvaluateConfig) -> tuple[np.ndarray, int]:
     return keep, count
 
 
-def _spectrum(x: np.ndarray, dim: int, ref_power, ref_source: str, vorticity: bool, arrays: dict) -> dict:
-    n = x.shape[-1]
-    if any(d != n for d in x.shape[2:]) or n % 2:
-        raise ShapeError(f"spectra need a square periodic grid with an even side, got {tuple(x.shape[2:])}")
-    power = M.channel_power(torch.from_numpy(x), dim)
-    out: dict = {"reference_source": ref_source}
-    kinds = (("power", "power"),) if not vorticity else (("power", "enstrophy"), ("energy", "energy"))
-    for kind, name in kinds:
-        k, spec = M.shell_spectra(power, dim, kind)
-        if ref_power.ndim == 1:
-            if kind == "energy":
-                continue  # a shell spectrum file gives only the plain spectrum
-            ref = torch.as_tensor(ref_power).expand_as(spec)
-        else:
-            ref = M.shell_spectra(torch.as_tensor(ref_power), dim, kind)[1].expand_as(spec)
-        summary, rel = M.spectral_errors(spec, ref)
-        counts = torch.bincount(torch.as_tensor(_shell_counts(n, dim)), minlength=n // 2 + 1)[1:].double()
-        sd = 1 / torch.sqrt(len(x) * counts / 2)
-        block = {"kind": name, "k": k.tolist(), "spectrum": _squeeze(spec), "reference": _squeeze(ref),
-                 "relative_error": _squeeze(rel), "mc_relative_sd": sd.tolist(), **summary,
-                 "band_shells": {b: [int(i[0]) + 1, int(i[-1]) + 1] for b, i in M.band_indices(len(k)).items()}}
-        prefix = "spectrum" if kind == "power" else "spectrum/energy"
-        arrays.update({f"{prefix}/k": k.numpy(), f"{prefix}/samples": spec.numpy(), f"{prefix}/reference": ref.numpy(),
-                       f"{prefix}/relative_error": rel.numpy()})
-        if kind == "power":
-            out.update(block)
-        else:
-            out["energy"] = block
-    return out
+def run(cfg: EvaluateConfig, *, plot_dir: str | None = None, device: str = "cpu") -> tuple[dict, dict]:
+    """Evaluate. Returns (JSON summary, arrays for the HDF5 report).
 
-
-def _shell_counts(n: int, dim: int) -> np.ndarray:
-    from sictl.core.fields.spectra import shell_index
-
-    idx = shell_index(n, dim).flatten()
-    return idx[idx > 0].numpy()
-
-
-def _squeeze(t: torch.Tensor):
-    return t[0].tolist() if t.shape[0] == 1 else t.tolist()
-
-
-def _choose_metrics(cfg: EvaluateConfig, vector: bool, samples_ref: bool) -> tuple[str, ...]:
-    chosen = cfg.metrics or ((_VECTOR_DEFAULT if vector else _FIELD_DEFAULT) if samples_ref else ("spectrum",))
-    for m in chosen:
-        if vector and m in ("spectrum", "correlation"):
-            raise ConfigError(f"metric {m!r} needs fields on a periodic grid; these samples are vectors")
-        if not samples_ref and m != "spectrum":
-            raise ConfigError(f"metric {m!r} needs reference samples (--reference), not only a spectrum")
-    return tuple(dict.fromkeys(chosen))
-
-
-def run(cfg: EvaluateConfig, *, plot_dir: str | None = None) -> tuple[dict, dict]:
-    """Evaluate. Returns (JSON summary, arrays for the HDF5 report)."""
+    ``device`` is where the metrics' arithmetic runs (Fourier transforms, sorting, projections,
+    kernels); inputs are read and random subsets and directions are drawn on the CPU, so the seed
+    picks the same ones on every device.
+    """
     cfg.validate()
     started = time.perf_counter()
     from sictl.io import file_checksum
@@ -230,7 +160,7 @@ def run(cfg: EvaluateConfig, *, plot_dir: str | None = None) -> tuple[dict, dict
         ref = _mixture_reference(cfg.reference, len(x), cfg.seed)
     if ref is not None:
         _check_match(s, ref)
-    chosen = _choose_metrics(cfg, s.vector, ref is not None)
+    chosen = choose_metrics(cfg.metrics, s.vector, ref is not None)
     summary: dict = {"samples": cfg.samples, "reference": cfg.reference, "reference_spectrum": cfg.reference_spectrum,
                      "layout": s.layout, "reference_layout": None if ref is None else ref.layout,
                      "n_samples": len(x), "n_samples_total": len(s.x), "nonfinite_samples": nonfinite,
@@ -240,16 +170,10 @@ def run(cfg: EvaluateConfig, *, plot_dir: str | None = None) -> tuple[dict, dict
     dim = x.ndim - 2
     vorticity = cfg.vorticity if cfg.vorticity is not None else (
         dim == 2 and any(f in _VORTICITY_NAMES for f in (s.field, None if ref is None else ref.field) if f))
-    if "spectrum" in chosen:
-        if ref is None:
-            ref_power, source = _reference_power(cfg.reference_spectrum, x.shape[1:])
-        elif ref.mode_power is not None and x.shape[1] == 1:
-            ref_power, source = ref.mode_power[None], "stored statistics"
-        else:
-            ref_power, source = M.channel_power(torch.from_numpy(ref.x), dim).numpy(), "reference samples"
-        summary["metrics"]["spectrum"] = _spectrum(x, dim, ref_power, source, vorticity, arrays)
-    if ref is not None:
-        _sample_metrics(chosen, x, ref, cfg, gen, summary["metrics"], arrays)
+    inputs = Inputs(x, ref, cfg, gen, vorticity, device, arrays)
+    for name, metric in METRICS.items():
+        if name in chosen:
+            summary["metrics"][name] = metric.compute(inputs)
     if plot_dir is not None:
         summary["plots"] = _plots(plot_dir, x, ref, summary["metrics"], arrays)
     summary["inputs"] = {p: file_checksum(p) for p in (cfg.samples, cfg.reference, cfg.reference_spectrum)
@@ -258,57 +182,6 @@ def run(cfg: EvaluateConfig, *, plot_dir: str | None = None) -> tuple[dict, dict
     summary["seed"] = cfg.seed
     summary["wall_time_s"] = time.perf_counter() - started
     return summary, arrays
-
-
-def _sample_metrics(chosen, x, ref: Loaded, cfg: EvaluateConfig, gen, out: dict, arrays: dict) -> None:
-    y = ref.x
-    if "pdf" in chosen:
-        a, b = M.pooled_values(x, cfg.max_values, gen), M.pooled_values(y, cfg.max_values, gen)
-        w1 = M.wasserstein_1d(a, b)
-        sd = float(b.std())
-        edges, da, db = M.histograms(a, b, cfg.bins)
-        out["pdf"] = {"wasserstein1": w1, "wasserstein1_relative": w1 / sd if sd > 0 else math.nan,
-                      "values": int(a.numel()), "reference_values": int(b.numel())}
-        arrays.update({"pdf/edges": edges.numpy(), "pdf/samples": da.numpy(), "pdf/reference": db.numpy()})
-    if "moments" in chosen:
-        summary, fields = M.moment_errors(x, y)
-        out["moments"] = summary
-        arrays.update({f"moments/{k}": v.numpy() for k, v in fields.items()})
-    if "correlation" in chosen:
-        dim = x.ndim - 2
-        curves = []
-        for data in (x, y):
-            power = M.channel_power(torch.from_numpy(data), dim)[0]
-            r, c = M.radial_correlation(power, float(data[:, 0].mean()), dim)
-            curves.append(c / c[0] if float(c[0]) != 0 else c)
-        diff = (curves[0] - curves[1]).abs()
-        out["correlation"] = {"r": r.tolist(), "correlation": curves[0].tolist(), "reference": curves[1].tolist(),
-                              "max_abs_error": float(diff.max()), "mean_abs_error": float(diff.mean()),
-                              "note": "normalised C(r)/C(0) of channel 0, radially averaged"}
-        arrays.update({"correlation/r": r.numpy(), "correlation/samples": curves[0].numpy(),
-                       "correlation/reference": curves[1].numpy()})
-    if "swd" in chosen:
-        out["swd"] = {"sliced_wasserstein2": M.sliced_wasserstein(x, y, cfg.projections, gen),
-                      "projections": cfg.projections}
-    if "mmd" in chosen:
-        out["mmd"] = M.mmd_rbf(x, y, cfg.mmd_samples, gen)
-    if "modes" in chosen:
-        out["modes"] = _modes(x, ref)
-
-
-def _modes(x: np.ndarray, ref: Loaded) -> dict:
-    if ref.mixture is not None:
-        weights = M.mixture_mode_weights(x, ref.mixture)
-        ref_w = ref.mixture.weights.to(torch.float64)
-        method = "largest posterior under the reference mixture"
-    else:
-        res = M.principal_mode_weights(x, ref.x)
-        weights, ref_w = res["weights"], res["reference_weights"]
-        method = f"two modes split along the reference's principal axis at {res['threshold']:.6g}"
-    minority = int(torch.argmin(ref_w))
-    return {"weights": weights.tolist(), "reference_weights": ref_w.tolist(), "minority_weight": float(weights[minority]),
-            "minority_reference_weight": float(ref_w[minority]), "minority_component": minority,
-            "weight_error_max": float((weights - ref_w).abs().max()), "method": method}
 
 
 def _plots(plot_dir: str, x, ref: Loaded | None, results: dict, arrays: dict) -> list[str]:

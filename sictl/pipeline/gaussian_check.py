@@ -1,9 +1,10 @@
-"""`gaussian-check`: the exact laboratory (SPEC §2.6).
+"""`gaussian-check`: the exact laboratory (arXiv 2509.01629, arXiv 2509.02971).
 
 For a Gaussian target (ratios, a Matérn field or a dataset's stored spectrum) or a two-mode
 mixture, and for every schedule, solver, grid and step count asked for, compute with no sampling:
 the drift's Lipschitz constant and A2, and the exact error of what the pipeline would generate.
 Optionally sample to confirm (Monte Carlo) and verify the transfer formula and ε*/g_F identities.
+The target answers each question itself (:class:`sictl.core.exact.targets.LabTarget`).
 """
 
 from __future__ import annotations
@@ -12,19 +13,14 @@ import os
 import time
 from dataclasses import asdict, dataclass, field
 
-import torch
-
-from sictl.core.exact import gaussian, two_mode
-from sictl.core.exact.drifts import DiagonalGaussianDrift, FourierGaussianDrift
-from sictl.core.fields import spectra
-from sictl.core.interpolants.schedules import Schedule, VariancePreserving, make_schedule
+from sictl.core.exact.targets import LabTarget
+from sictl.core.interpolants.schedules import Schedule
 from sictl.core.sampling.diffusion import make_diffusion
 from sictl.core.sampling.grids import time_grid
-from sictl.core.sampling.integrate import integrate
-from sictl.core.sampling.solvers import make_solver
+from sictl.core.sampling.solvers import make_solver, solver_class
 from sictl.errors import ConfigError
 from sictl.pipeline import checks
-from sictl.pipeline.targets import GaussianTarget, GeneralMixtureTarget, MixtureTarget, build_target
+from sictl.pipeline.targets import build_target
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -76,125 +72,62 @@ def _is_file_spec(spec: str) -> bool:
     return os.sep in spec or spec.endswith((".h5", ".hdf5")) or os.path.exists(spec)
 
 
-def resolve_schedule(spec: str, target: GaussianTarget | MixtureTarget) -> NamedSchedule:
-    """A schedule by name (``designed`` takes the target's λ_min) or from a schedule file."""
+def resolve_schedule(spec: str, target: LabTarget) -> NamedSchedule:
+    """A schedule by name (``designed`` takes a Gaussian target's λ_min) or from a schedule file."""
     if _is_file_spec(spec):
         from sictl.pipeline.schedule_files import load_schedule
 
         sched, checksum, info = load_schedule(spec)
         return NamedSchedule(spec, sched, checksum, info)
-    if spec == "designed" and isinstance(target, MixtureTarget):
-        raise ConfigError(
-            "`designed` for a mixture is the mixture-optimal schedule, which comes from a schedule file",
-            hint="pass a file made by `sictl design-schedule --gmm M`, or designed:λ for a Gaussian design",
-        )
-    default_lam = target.ratio_min if isinstance(target, GaussianTarget) else None
-    return NamedSchedule(spec, make_schedule(spec, default_lam=default_lam))
+    return NamedSchedule(spec, target.named_schedule(spec))
 
 
-def _schedule_metrics(ns: NamedSchedule, target) -> dict:
-    if isinstance(target, MixtureTarget):
-        vp = VariancePreserving(ns.schedule)
-        return {"lipschitz": two_mode.two_mode_lipschitz(vp, target.M), "a2": two_mode.two_mode_a2(vp, target.M, target.p)}
-    ratios = (target.ratio_min, target.ratio_max)
-    lip_cf = gaussian.closed_form_lipschitz(ns.schedule, ratios)
-    a2_cf = gaussian.closed_form_a2(ns.schedule, ratios)
-    out = {
-        "lipschitz": lip_cf if lip_cf is not None else gaussian.lipschitz_numeric(ns.schedule, ratios),
-        "a2": a2_cf if a2_cf is not None else gaussian.a2_numeric(ns.schedule, ratios),
-        "closed_form": {"lipschitz": lip_cf is not None, "a2": a2_cf is not None},
-        "description": ns.schedule.describe(),
-    }
-    if ns.checksum:
-        out["checksum"] = ns.checksum
-    return out
+def run(cfg: GaussianCheckConfig, output: str | None = None, progress=None) -> dict:
+    """Run the check and write the report to ``output`` (``-`` = stdout) if given. Returns the summary."""
+    summary, arrays = check(cfg, progress)
+    if output is not None:
+        from sictl.io import write_report
+
+        write_report(output, summary, arrays, config=summary["config"], inputs=summary["inputs"], seed=cfg.seed)
+        summary["report"] = output
+    return summary
 
 
-def _gaussian_run(ns: NamedSchedule, solver, ts, target: GaussianTarget) -> tuple[dict, torch.Tensor]:
-    var, nfe = gaussian.generated_variance(solver, ns.schedule, target.target_var, ts, target.base_var)
-    errors = target.relative_errors(var)
-    run = {
-        "nfe": nfe,
-        "spectral_error_mean": float(errors.mean()),
-        "spectral_error_max": float(errors.max()),
-    }
-    if target.shells is None and target.target_var.numel() <= 16:
-        run["std_ratio"] = (var / target.target_var).sqrt().tolist()
-    return run, errors
-
-
-def _monte_carlo(ns: NamedSchedule, solver, ts, target: GaussianTarget, cfg: GaussianCheckConfig) -> dict:
-    gen = torch.Generator(device=cfg.device).manual_seed(cfg.seed)
-    lam = target.target_var.to(cfg.device)
-    mu = target.base_var.expand_as(target.target_var).to(cfg.device)
-    if target.shells is None:
-        drift = DiagonalGaussianDrift(ns.schedule, lam, mu)
-    else:
-        drift = FourierGaussianDrift(ns.schedule, lam, mu)
-    like = torch.empty(0, dtype=torch.float64, device=cfg.device)
-    total, done, batch = torch.zeros_like(lam), 0, 500
-    while done < cfg.monte_carlo:
-        n = min(batch, cfg.monte_carlo - done)
-        z = drift.sample_base((n, *lam.shape), generator=gen, like=like)
-        x = integrate(drift, solver, z, ts, generator=gen).x
-        if target.shells is None:
-            total += (x * x).sum(0)
-        else:
-            total += spectra.mode_power(x, target.dim) * n
-        done += n
-    errors = target.relative_errors(total / done)
-    return {
-        "mc_samples": done,
-        "mc_spectral_error_mean": float(errors.mean()),
-        "mc_spectral_error_max": float(errors.max()),
-    }
-
-
-def _mixture_run(ns: NamedSchedule, solver, ts, target: MixtureTarget) -> dict:
-    weight = two_mode.minority_weight(solver, ns.schedule, ts, target.M, target.p)
-    return {
-        "nfe": len(ts[1:]) * solver.nfe_per_step,
-        "mode_weight_plus": weight,
-        "mode_weight_error": abs(weight - target.p),
-    }
-
-
-def run(cfg: GaussianCheckConfig, progress=None) -> tuple[dict, dict]:
+def check(cfg: GaussianCheckConfig, progress=None) -> tuple[dict, dict]:
     """Run the check. Returns (summary JSON, arrays for the HDF5 report)."""
     cfg.validate()
     started = time.perf_counter()
     target = build_target(cfg)
-    if isinstance(target, GeneralMixtureTarget):
+    if not isinstance(target, LabTarget):
         raise ConfigError("gaussian-check handles Gaussian targets and the two-mode mixture (--gmm M,p)",
                           hint="design a schedule for a general mixture with `sictl design-schedule --gmm-file`")
     named = [resolve_schedule(spec, target) for spec in cfg.schedules]
     labels = [ns.label for ns in named]
     if len(set(labels)) != len(labels):
         raise ConfigError(f"schedule names repeat in --schedules: {', '.join(labels)}",
-                              hint="name each schedule once; designed:λ variants with different λ are distinct")
+                          hint="name each schedule once; designed:λ variants with different λ are distinct")
 
     summary: dict = {"target": target.describe(), "schedules": {}, "runs": []}
     arrays: dict = {}
     for ns in named:
-        summary["schedules"][ns.label] = _schedule_metrics(ns, target)
+        summary["schedules"][ns.label] = target.schedule_report(ns.schedule, ns.checksum)
 
     combos = [(ns, sv, g, n) for ns in named for sv in cfg.solvers for g in cfg.grids for n in cfg.steps]
     for i, (ns, solver_name, grid, steps) in enumerate(combos):
-        sched_for_grid = VariancePreserving(ns.schedule) if isinstance(target, MixtureTarget) else ns.schedule
-        diffusion = make_diffusion(cfg.diffusion, sched_for_grid) if solver_name == "em" else None
-        solver = make_solver(solver_name, diffusion=diffusion)
-        ts = time_grid(grid, steps, cfg.t_min, cfg.t_max, sched_for_grid)
+        path = target.path(ns.schedule)
+        stochastic = solver_class(solver_name).takes_diffusion
+        solver = make_solver(solver_name, diffusion=make_diffusion(cfg.diffusion, path) if stochastic else None)
+        ts = time_grid(grid, steps, cfg.t_min, cfg.t_max, path)
         run_info = {"schedule": ns.label, "solver": solver_name, "steps": steps, "grid": grid}
-        if solver_name == "em":
+        if stochastic:
             run_info["diffusion"] = cfg.diffusion
-        if isinstance(target, MixtureTarget):
-            run_info.update(_mixture_run(ns, solver, ts, target))
-        else:
-            result, errors = _gaussian_run(ns, solver, ts, target)
-            run_info.update(result)
+        result, errors = target.exact_run(solver, ns.schedule, ts)
+        run_info.update(result)
+        if errors is not None:
             arrays[f"runs/{i:03d}/relative_error"] = errors.numpy()
-            if cfg.monte_carlo:
-                run_info.update(_monte_carlo(ns, solver, ts, target, cfg))
+        if cfg.monte_carlo:
+            run_info.update(target.monte_carlo(solver, ns.schedule, ts, samples=cfg.monte_carlo, seed=cfg.seed,
+                                               device=cfg.device))
         summary["runs"].append(run_info)
         if progress is not None:
             progress(i + 1, len(combos))
@@ -202,8 +135,7 @@ def run(cfg: GaussianCheckConfig, progress=None) -> tuple[dict, dict]:
     if cfg.transfer:
         summary["transfer"] = checks.transfer_checks(named, target, cfg.t_min, cfg.t_max)
         summary["identities"] = checks.identity_checks(named)
-    if isinstance(target, GaussianTarget):
-        arrays["target/target_var"] = target.target_var.numpy()
+    arrays.update(target.report_arrays())
     summary["config"] = asdict(cfg)
     summary["wall_time_s"] = time.perf_counter() - started
     summary["inputs"] = {ns.label: ns.checksum for ns in named if ns.checksum}
@@ -212,4 +144,4 @@ def run(cfg: GaussianCheckConfig, progress=None) -> tuple[dict, dict]:
     return summary, arrays
 
 
-__all__ = ["GaussianCheckConfig", "run", "resolve_schedule"]
+__all__ = ["GaussianCheckConfig", "run", "check", "resolve_schedule"]

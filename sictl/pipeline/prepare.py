@@ -1,10 +1,11 @@
-"""`prepare`: turn a source of trajectories into dataset files (SPEC §2.1).
+"""`prepare`: turn a source of trajectories into dataset files (docs/cli.md, "sictl prepare SOURCE").
 
-Every source (simulators, samplers, imports) hands over a :class:`SourceData`: metadata and an
-iterator of blocks in data units — whole trajectories ``(k, T, *shape)`` (simulations, imports), or
-time slabs ``(B, k, *shape)`` of all B trajectories (Markov chains, whose samples come out a thinning
-block at a time: ``SourceData.time_block``). :func:`write_prepared` then applies the options every
-source shares, streaming — nothing holds the whole set in memory:
+Every source (:mod:`sictl.pipeline.sources`: simulators, samplers, imports) hands over a
+:class:`SourceData`: metadata and an iterator of blocks in data units — whole trajectories
+``(k, T, *shape)`` (simulations, imports), or time slabs ``(B, k, *shape)`` of all B trajectories
+(Markov chains, whose samples come out a thinning block at a time: ``SourceData.time_block``).
+:func:`write_prepared` then applies the options every source shares, streaming — nothing holds the
+whole set in memory:
 
 1. resolution change per block (spectral truncation/padding or (bi)linear), written to a temporary
    raw file while the statistics of the train and test parts are accumulated;
@@ -20,7 +21,6 @@ from __future__ import annotations
 
 import math
 import os
-import tempfile
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass, field
@@ -100,8 +100,8 @@ class SourceData:
 class _Stats:
     """Running sums for the statistics of stored arrays (float64)."""
 
-    def __init__(self, shape: tuple[int, ...], vector: bool, fft_nodes: int | None = None):
-        self.fft_nodes = fft_nodes
+    def __init__(self, shape: tuple[int, ...], vector: bool, fft_nodes: int | None = None, device: str = "cpu"):
+        self.fft_nodes, self.device = fft_nodes, device
         if fft_nodes is not None:
             shape = (*shape[:-1], fft_nodes)
         self.power = None if vector else np.zeros(shape, np.float64)
@@ -117,9 +117,9 @@ class _Stats:
         for i in range(0, len(samples), step):
             flat = samples[i : i + step].astype(np.float64)
             if self.power is not None:
-                axes = tuple(range(1, flat.ndim))
                 periodic = flat if self.fft_nodes is None else flat[..., : self.fft_nodes]
-                self.power += (np.abs(np.fft.fftn(periodic, axes=axes, norm="forward")) ** 2).sum(0)
+                self.power += spectra.mode_power(torch.from_numpy(periodic), flat.ndim - 1, total=True,
+                                                 device=self.device).cpu().numpy()
             self.sq += float((flat * flat).sum())
             self.total += float(flat.sum())
             self.count += len(flat)
@@ -146,7 +146,7 @@ class _Stats:
         return DatasetStats(power, shell, self.rms / scale, self.total / max(self.values, 1) / scale)
 
 
-def _resample(block: np.ndarray, opts: PrepareOptions, vector: bool) -> np.ndarray:
+def _resample(block: np.ndarray, opts: PrepareOptions, vector: bool, device: str = "cpu") -> np.ndarray:
     if opts.resolution is None or vector:
         return block
     shape = block.shape[2:]
@@ -155,9 +155,9 @@ def _resample(block: np.ndarray, opts: PrepareOptions, vector: bool) -> np.ndarr
                           hint="store non-square grids at their own resolution (drop --resolution)")
     if shape[0] == opts.resolution:
         return block
-    x = torch.from_numpy(np.ascontiguousarray(block, dtype=np.float64))
+    x = torch.from_numpy(np.ascontiguousarray(block, dtype=np.float64)).to(device)
     fn = spectra.spectral_resample if opts.resample == "spectral" else spectra.bilinear_resample
-    return fn(x, opts.resolution, len(shape)).numpy()
+    return fn(x, opts.resolution, len(shape)).cpu().numpy()
 
 
 def output_paths(output: str, split: float | None) -> list[str]:
@@ -170,9 +170,15 @@ def output_paths(output: str, split: float | None) -> list[str]:
     return [f"{stem}-train{ext or '.h5'}", f"{stem}-test{ext or '.h5'}"]
 
 
-def write_prepared(src: SourceData, opts: PrepareOptions, output: str, progress: Progress | None = None) -> dict:
-    """Write the dataset file(s) of a source. Returns the JSON summary."""
+def write_prepared(src: SourceData, opts: PrepareOptions, output: str, progress: Progress | None = None,
+                   device: str = "cpu") -> dict:
+    """Write the dataset file(s) of a source. Returns the JSON summary.
+
+    ``device`` is where the statistics' Fourier transforms and the resolution change run (the
+    source's own computation runs where the source was built for).
+    """
     from sictl.io import DatasetMeta, DatasetWriter, Normalization
+    from sictl.io.scratch import scratch_path
 
     opts.validate()
     started = time.perf_counter()
@@ -206,13 +212,10 @@ def write_prepared(src: SourceData, opts: PrepareOptions, output: str, progress:
     if src.fft_nodes is not None and opts.resolution is not None:
         raise ConfigError("--resolution applies to periodic fields; this source stores grid nodes",
                           hint="simulate at the resolution you need (e.g. --res)")
-    stats = [_Stats(shape, src.vector, src.fft_nodes) for _ in paths]
+    stats = [_Stats(shape, src.vector, src.fft_nodes, device) for _ in paths]
     ranges = _ranges(n_train, src.n_trajectories, len(paths))
-    fd, raw = tempfile.mkstemp(suffix=".raw.h5", dir=(os.path.dirname(os.path.abspath(output)) if output != "-" else None))
-    os.close(fd)
-    os.unlink(raw)
-    try:
-        _write_raw(src, opts, raw, meta(Normalization()), shape, stats, ranges, progress)
+    with scratch_path(output, ".raw.h5") as raw:
+        _write_raw(src, opts, raw, meta(Normalization()), shape, stats, ranges, progress, device)
         constant = stats[0].rms if opts.normalize == "rms" else 1.0
         if not (math.isfinite(constant) and constant > 0):
             raise ConfigError("cannot normalise: the data are identically zero", hint="use --normalize none")
@@ -231,9 +234,6 @@ def write_prepared(src: SourceData, opts: PrepareOptions, output: str, progress:
                 "n_pairs": n_pairs or 0, "pixel_rms": st.pixel_rms, "pixel_mean": st.pixel_mean,
                 "shell_spectrum_head": None if st.shell_spectrum is None else st.shell_spectrum[:8].tolist(),
             })
-    finally:
-        if os.path.exists(raw):
-            os.unlink(raw)
     return {
         "outputs": outputs,
         "source": src.source,
@@ -248,7 +248,8 @@ def write_prepared(src: SourceData, opts: PrepareOptions, output: str, progress:
     }
 
 
-def _write_raw(src: SourceData, opts: PrepareOptions, raw: str, meta, shape, stats, ranges, progress) -> None:
+def _write_raw(src: SourceData, opts: PrepareOptions, raw: str, meta, shape, stats, ranges, progress,
+               device: str = "cpu") -> None:
     """Pass 1: the source's blocks, resampled, into the raw file; statistics of each part (train/test)."""
     from sictl.io import DatasetWriter
 
@@ -256,7 +257,7 @@ def _write_raw(src: SourceData, opts: PrepareOptions, raw: str, meta, shape, sta
     done = 0
     with DatasetWriter(raw, meta, n_trajectories=n_total, time_block=src.time_block) as writer:
         for block in src.blocks:
-            block = _resample(np.asarray(block), opts, src.vector).astype(np.float32)
+            block = _resample(np.asarray(block), opts, src.vector, device).astype(np.float32)
             if by_time:
                 writer.append_times(block)
                 parts = [block[lo:hi] for lo, hi in ranges]

@@ -1,4 +1,4 @@
-"""`sictl sample`: integrate a drift from base noise to samples, batch by batch (SPEC §2.4).
+"""`sictl sample`: integrate a drift from base noise to samples, batch by batch (docs/cli.md, "sictl sample").
 
 The pieces meet in a :class:`Plan`, resolved before any sampling (so bad input fails at once):
 

@@ -1,84 +1,23 @@
-"""Targets of the exact laboratory: diagonal Gaussians (ratios, Matérn fields, stored spectra) and
-the two-mode mixture. Shared by `gaussian-check` and, later, `design-schedule` and `sample`."""
+"""Command-line options and files → a target of the exact laboratory (:mod:`sictl.core.exact.targets`).
+
+The same options mean the same target in every command: ``--ratio``, ``--matern``, ``--spectrum`` /
+``--data`` (a dataset's stored per-mode power, read through :mod:`sictl.io`), ``--gmm`` (two modes)
+and ``--gmm-file`` (any mixture), each over the base named by ``--base``.
+"""
 
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
 
 import torch
 from torch import Tensor
 
 from sictl.core.exact import two_mode
+from sictl.core.exact.targets import DesignTarget, GaussianTarget, MixtureTarget, TwoModeTarget
 from sictl.core.fields import spectra
 from sictl.errors import ConfigError
 
-
-@dataclass
-class GaussianTarget:
-    """A Gaussian target diagonal in a known basis, with its base.
-
-    Attributes:
-        target_var: λ_k, either (K,) independent modes or the full FFT grid (n,)*dim of a field.
-        base_var: μ_k, same shape (or broadcastable).
-        dim: spatial dimension for fields, None for a list of modes.
-        n: grid points per side for fields.
-        info: JSON description.
-        checksum: checksum of the file it came from, if any.
-    """
-
-    target_var: Tensor
-    base_var: Tensor
-    dim: int | None
-    n: int | None
-    info: dict
-    checksum: str | None = None
-
-    def __post_init__(self):
-        self.base_var = torch.as_tensor(self.base_var, dtype=torch.float64).expand_as(self.target_var).clone()
-        valid = (self.target_var > 0) & (self.base_var > 0)
-        if self.dim is not None:
-            valid.view(-1)[0] = False  # the mean mode is excluded
-        ratios = (self.target_var[valid] / self.base_var[valid]).flatten()
-        if ratios.numel() == 0 or not bool(torch.isfinite(ratios).all()):
-            raise ConfigError("the target has no mode with positive, finite power", hint="check the spectrum or ratios")
-        self.ratio_min, self.ratio_max = float(ratios.min()), float(ratios.max())
-
-    @property
-    def shells(self):
-        return None if self.dim is None else spectra.shell_index(self.n, self.dim)
-
-    def relative_errors(self, generated_var: Tensor) -> Tensor:
-        """|generated − target| / target per shell κ = 1..n/2 (fields) or per mode (mode lists)."""
-        if self.dim is None:
-            return (generated_var / self.target_var - 1).abs()
-        gen = spectra.shell_mean(generated_var.cpu(), self.n, self.dim)
-        true = spectra.shell_mean(self.target_var, self.n, self.dim)
-        return (gen - true).abs() / true
-
-    def describe(self) -> dict:
-        return {**self.info, "ratio_min": self.ratio_min, "ratio_max": self.ratio_max}
-
-
-@dataclass
-class MixtureTarget:
-    """p N(r, I) + (1 − p) N(−r, I), |r| = M, over a white unit base.
-
-    ``--gmm M --base white:σ0`` (component covariance = base covariance σ0² I) is this problem in units
-    of σ0: x ↦ x/σ0 maps it to separation M/σ0 with unit covariances, and leaves ∇b, A2 and the
-    Lipschitz constant unchanged, so ``M`` holds M/σ0 and ``info`` records what was given.
-    """
-
-    M: float
-    p: float = 0.5
-    checksum: str | None = None
-    info: dict | None = None
-
-    def __post_init__(self):
-        two_mode.check_two_mode(self.M, self.p)
-
-    def describe(self) -> dict:
-        return {"kind": "gmm-two-mode", "M": self.M, "p": self.p, "path": "variance-preserving", **(self.info or {})}
+__all__ = ["build_target", "white_base_variance", "GaussianTarget", "TwoModeTarget", "MixtureTarget"]
 
 
 def _numbers(text: str, what: str, count: tuple[int, int]) -> list[float]:
@@ -115,21 +54,7 @@ def _white_std(arg: str) -> float:
     return sigma0
 
 
-@dataclass
-class GeneralMixtureTarget:
-    """Any Gaussian mixture (weights, means, covariances) over a white base N(0, base_var I)."""
-
-    mixture: object  # sictl.core.exact.gmm.GaussianMixture
-    base_var: float = 1.0
-    info: dict | None = None
-    checksum: str | None = None
-
-    def describe(self) -> dict:
-        return {"kind": "gmm", "dim": self.mixture.dim, "components": self.mixture.n_components,
-                "base_var": self.base_var, **(self.info or {})}
-
-
-def build_target(cfg) -> GaussianTarget | MixtureTarget | GeneralMixtureTarget:
+def build_target(cfg) -> DesignTarget:
     """Build the single target named by the options (--ratio, --matern, --spectrum/--data, --gmm,
     --gmm-file), the same way for every command.
 
@@ -147,7 +72,7 @@ def build_target(cfg) -> GaussianTarget | MixtureTarget | GeneralMixtureTarget:
             hint="e.g. --matern 64, or --ratio 1e-4",
         )
     if gmm_file is not None:
-        return _mixture_file_target(gmm_file, cfg.base)
+        return _mixture_file_target(gmm_file, cfg.base, getattr(cfg, "mc_samples", 2048), getattr(cfg, "seed", 0))
     if cfg.ratios:
         if cfg.base != "white":
             raise ConfigError(f"--base {cfg.base} does not apply to --ratio: a ratio λ is already target/base per mode",
@@ -182,7 +107,7 @@ def build_target(cfg) -> GaussianTarget | MixtureTarget | GeneralMixtureTarget:
     sigma0 = _white_std(arg)
     info = None if not arg else {"M_given": vals[0], "base": f"white, std {sigma0}", "note": "M = M_given/σ0 (base units)"}
     two_mode.check_two_mode(vals[0], p)
-    return MixtureTarget(vals[0] / sigma0, p, info=info)
+    return TwoModeTarget(vals[0] / sigma0, p, info=info)
 
 
 def _spectral_base(base: str, power: Tensor, what: str) -> tuple[Tensor, str]:
@@ -230,14 +155,13 @@ def _spectrum_target(path: str, base: str) -> GaussianTarget:
     return GaussianTarget(power, base_var, dim, n, info, checksum)
 
 
-def _mixture_file_target(path: str, base: str) -> GeneralMixtureTarget:
-    from sictl.io import read_mixture
+def _mixture_file_target(path: str, base: str, samples: int, seed: int) -> MixtureTarget:
+    """A mixture JSON file over ``white`` or ``white:σ0``; its profiles use ``samples`` draws from ``seed``."""
+    from sictl.io import file_checksum, read_mixture
 
     mixture = read_mixture(path)
     name, _, arg = base.partition(":")
     if name != "white":
         raise ConfigError(f"unknown base {base!r} for a mixture", hint="use white or white:σ0 (base N(0, σ0² I))")
     base_var = _white_std(arg) ** 2
-    from sictl.io import file_checksum
-
-    return GeneralMixtureTarget(mixture, base_var, {"path": str(path)}, file_checksum(path))
+    return MixtureTarget(mixture, base_var, {"path": str(path)}, file_checksum(path), samples=samples, seed=seed)

@@ -200,7 +200,7 @@ def test_allen_cahn_streams_time_slabs_split_by_chain(tmp_path):
     run; the written files split by chain, and pairs at a lag span the slabs."""
     from sictl.core.simulators.allen_cahn import AllenCahnConfig, AllenCahnSampler
     from sictl.pipeline.prepare import PrepareOptions, write_prepared
-    from sictl.pipeline.prepare_sources import allen_cahn_source
+    from sictl.pipeline.sources.allen_cahn import allen_cahn_source
 
     cfg = AllenCahnConfig(n=8, chains=6, samples_per_chain=10, burn_in=30, thin=2)
     one_shot = torch.cat(list(AllenCahnSampler(cfg, generator=torch.Generator().manual_seed(3)).run(block=10)), 1)
@@ -227,7 +227,7 @@ def test_allen_cahn_streams_time_slabs_split_by_chain(tmp_path):
 
 def test_allen_cahn_n64_defaults_match_the_authors_statistics(tmp_path):
     """The CLI's defaults at N = 64 (256 chains × 64 samples, burn-in 1000, thin 4; ≈ 12 s) against
-    reference/data_and_metrics.md §1.3–1.4: norm per pixel 0.10496 ± 3%, E|û_k|² for k = 0..5 within 5%,
+    the authors' N = 64 data (docs/math.md): norm per pixel 0.10496 ± 3%, E|û_k|² for k = 0..5 within 5%,
     both wells equally occupied."""
     out = prepare("allen-cahn", "--res", "64", "--seed", "7", "-o", str(tmp_path / "ac64.h5"))
     assert out["outputs"][0]["n_samples"] == 256 * 64 >= 10_000
@@ -275,7 +275,7 @@ def test_navier_stokes_precision_is_real_and_recorded(tmp_path, one_thread):
 
 
 def test_navier_stokes_progress_is_in_simulated_time(one_thread):
-    from sictl.pipeline.prepare_sources import NavierStokesSource, navier_stokes_source
+    from sictl.pipeline.sources.navier_stokes import NavierStokesSource, navier_stokes_source
 
     calls = []
     cfg = NavierStokesSource(res=32, dt=0.01, trajectories=3, batch=2, snapshots=2, snapshot_dt=0.1, burn_in=0.2)
@@ -295,11 +295,11 @@ def test_progress_bar_shows_simulated_time():
 
     from rich.console import Console
 
-    from sictl.cli.prepare import _progress
+    from sictl.cli.output import ProgressBar
 
     buffer = io.StringIO()
     console = Console(file=buffer, force_terminal=True, width=120)
-    with _progress(console) as progress:
+    with ProgressBar(console) as progress:
         progress("navier-stokes (simulated time × trajectories)", 12.5, 400.0)
         progress("navier-stokes (simulated time × trajectories)", 400.0, 400.0)
     text = buffer.getvalue()

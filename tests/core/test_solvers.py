@@ -38,7 +38,14 @@ NOMINAL_ORDER = {
     "expint1": 1,
     "expint2": 2,
     "em": 1,
+    "expint3": 3,
+    "unipc2": 3,
+    "unipc3": 4,
+    "sde-expint1": 1,  # without a diffusion: the ODE step of expint1
+    "sde-expint2": 2,
 }
+# multistep in log-SNR (orders measured on smooth log-SNR grids in tests/core/test_multistep.py)
+MULTISTEP = {"expint2", "expint3", "unipc2", "unipc3", "sde-expint2"}
 
 
 def rate(sched, t: float, lam: float, mu: float = 1.0) -> float:
@@ -297,13 +304,14 @@ def observed_order(solver, sched, lam, grid, t0, t1, steps=(16, 32, 64, 128)):
     return -np.polyfit(np.log(steps), np.log(errs), 1)[0], errs
 
 
-@pytest.mark.parametrize("solver", [name for name in SOLVERS if name != "expint2"])
+@pytest.mark.parametrize("solver", [name for name in SOLVERS if name not in MULTISTEP])
 @pytest.mark.parametrize("lam", [4.0, 0.25])
 def test_order_on_uniform_grid_to_exact_endpoint(solver, lam):
     """trig schedule on [0, 1]: the exact endpoint is X_1 = sqrt(λ) x0 for every schedule.
 
-    expint2 is excluded here: on a uniform t-grid from t = 0 the log-SNR steps near both ends do not
-    shrink with N (log((k+1)/k)), so a multistep method in log-SNR has no clean asymptotic order there.
+    expint2 and the other multistep solvers are excluded here: on a uniform t-grid from t = 0 the log-SNR
+    steps near both ends do not shrink with N (log((k+1)/k)), so a multistep method in log-SNR has no clean
+    asymptotic order there.
     """
     assert solver in NOMINAL_ORDER, f"add the nominal order of new solver {solver!r} to NOMINAL_ORDER"
     exact = math.sqrt(lam)
@@ -315,9 +323,12 @@ def test_order_on_uniform_grid_to_exact_endpoint(solver, lam):
     assert abs(slope - NOMINAL_ORDER[solver]) <= 0.3, (slope, errs)
 
 
-@pytest.mark.parametrize("solver", list(SOLVERS))
+@pytest.mark.parametrize("solver", [name for name in SOLVERS if name != "expint3"])
 def test_order_on_logsnr_grid(solver):
-    """designed(0.01) schedule, target ratio 0.1, logsnr grid on [0.02, 0.98]; exact flow sqrt(D(t1)/D(t0))."""
+    """designed(0.01) schedule, target ratio 0.1, logsnr grid on [0.02, 0.98]; exact flow sqrt(D(t1)/D(t0)).
+
+    expint3 is excluded: its first-order first step leaves an O(h²) error ∝ SNR(t_min), large at
+    t_min = 0.02 here (see tests/core/test_multistep.py)."""
     assert solver in NOMINAL_ORDER, f"add the nominal order of new solver {solver!r} to NOMINAL_ORDER"
     slope, errs = observed_order(solver, Designed(0.01), 0.1, "logsnr", 0.02, 0.98)
     assert abs(slope - NOMINAL_ORDER[solver]) <= 0.3, (slope, errs)

@@ -1,4 +1,5 @@
-"""Schedule design: the optimal clock of a variance-preserving path (reference/lipschitz.md §2.2, §2.5).
+"""Schedule design: the optimal clock of a variance-preserving path (arXiv 2509.01629; docs/math.md,
+"Schedule design").
 
 On α = √(1 − β²) the drift of every target considered here is β̇ times a function of (β, x), so
 the criteria are
@@ -9,7 +10,8 @@ the criteria are
 and by Cauchy–Schwarz the optimum over clocks is t = H(β)/H(1), H(β) = ∫₀^β √G, with optimal value
 H(1)². :func:`optimal_vp_clock` turns any G into a tabulated schedule; the ``*_profile`` functions
 give G for Gaussians (any mix of ratios) and the two-mode mixture; general mixtures get theirs by
-Monte Carlo in :mod:`sictl.core.exact.mixture_profile` (re-exported here).
+Monte Carlo in :mod:`sictl.core.exact.mixture_profile` (re-exported here). Which of them a target uses,
+and when a closed form replaces the clock, is the target's business (:mod:`sictl.core.exact.targets`).
 """
 
 from __future__ import annotations
@@ -30,6 +32,7 @@ from sictl.core.exact.mixture_profile import (
     mixture_profile_table,
     mixture_vp_norms,
 )
+from sictl.core.interpolants.conversions import optimal_diffusion
 from sictl.core.interpolants.hermite import hermite
 from sictl.core.interpolants.schedules import Designed, Schedule, Tabulated
 from sictl.errors import ConfigError, ConvergenceError
@@ -45,9 +48,12 @@ __all__ = [
     "mixture_profile_table",
     "MixtureProfile",
     "two_mode_lipschitz_ratio",
+    "gaussian_lipschitz_ratio",
+    "designed_closed_form",
     "optimal_vp_clock",
     "ClockDesign",
     "tabulate",
+    "eps_star_column",
 ]
 
 
@@ -67,6 +73,19 @@ def tabulate(schedule: Schedule, t: Tensor | None = None) -> dict[str, Tensor]:
     t = table_times() if t is None else t
     v = schedule(t)
     return {"t": t, "alpha": v.alpha, "beta": v.beta, "alpha_dot": v.alpha_dot, "beta_dot": v.beta_dot}
+
+
+def eps_star_column(schedule: Schedule, t: Tensor, *, vp_clock: bool) -> Tensor:
+    """ε* = α²β̇/β − αα̇ on the table (∞ at t = 0, where β = 0).
+
+    αα̇ comes from :meth:`Schedule.half_square_rates`, finite at t = 1 where α = 0 and α̇ = −∞; on a
+    variance-preserving clock it is −ββ̇ exactly, so there ε* = β̇/β (β̇(1) at t = 1).
+    """
+    if not vp_clock:
+        return optimal_diffusion(schedule, t)
+    v = schedule(t)
+    beta = torch.where(v.beta > 0, v.beta, 1.0)
+    return torch.where(v.beta > 0, v.beta_dot / beta, torch.full_like(t, math.inf))
 
 
 # ----------------------------------------------------------------------------------------- profiles
@@ -122,6 +141,14 @@ def two_mode_lipschitz_ratio(M: float, p: float = 0.5, criterion: str = "a2") ->
         return torch.where(den > 0, num / den.clamp_min(1e-300), torch.full_like(num, math.inf))
 
     return ratio
+
+
+def gaussian_lipschitz_ratio(ratios: Tensor, criterion: str = "a2") -> Profile:
+    """β ↦ L(β)/√G(β) for a Gaussian: the worst rate max_k |f_k| over the criterion's √G (1 for A2)."""
+    if criterion == "a2":
+        return lambda beta: torch.ones_like(beta)
+    worst, kin = gaussian_profile(ratios, "a2"), gaussian_profile(ratios, "kinetic")
+    return lambda beta: (worst(beta) / kin(beta).clamp_min(1e-300)).sqrt()
 
 
 # ------------------------------------------------------------------------------------- the clock

@@ -7,7 +7,7 @@ has the linear drift b_k = a_k(t) x_k with
 
 ∂a/∂r = αβW/(α² + β² r)² > 0, so at every t the extreme rates belong to the smallest and the
 largest ratio: the Lipschitz constant sup_t max_k |a_k| and A2 = ∫ max_k a_k² dt depend on
-(r_min, r_max) only (reference/lipschitz.md §2.1–2.4).
+(r_min, r_max) only (arXiv 2509.01629).
 """
 
 from __future__ import annotations

@@ -2,7 +2,7 @@
 
 For ``x_t = α x0 + β x1 + γ z`` with ``x0 ~ Σ_i p0_i N(m0_i, C0_i)``, ``x1 ~ Σ_j p1_j N(m1_j, C1_j)`` and
 ``z ~ N(0, I)`` independent, ``x_t`` is the mixture ``Σ_ij p0_i p1_j N(m_ij, C_ij)`` with
-``m_ij = α m0_i + β m1_j`` and ``C_ij = α² C0_i + β² C1_j + γ² I`` (reference/interpolants.md §4).
+``m_ij = α m0_i + β m1_j`` and ``C_ij = α² C0_i + β² C1_j + γ² I`` (arXiv 2303.08797).
 Every field (velocity, score, denoisers) is a responsibility-weighted sum of per-pair affine maps.
 The responsibilities are computed in float64 from log-densities with log-sum-exp and Cholesky solves,
 so far-out points (|x| ~ 100) and high dimensions (d ~ 1000) neither underflow nor overflow.

@@ -5,8 +5,9 @@ On α = √(1 − β²) the exact drift is b = β̇ tanh(h + β⟨r, x⟩) r wit
     ‖∇b‖₂ = ββ̇ M² sech²(h + β⟨r, x⟩),  M = |r|,
     Lipschitz = M² sup_t ββ̇,   A2 = ∫ (ββ̇)² M⁴ C(β) dt,   C(β) = E sech⁴(h + βM u),
 
-with u = ⟨r, x_t⟩/M ~ p N(βM, 1) + (1 − p) N(−βM, 1) (reference/lipschitz.md §2.5). Directions
-orthogonal to r keep their base law, so the problem is one-dimensional along r for any dimension.
+with u = ⟨r, x_t⟩/M ~ p N(βM, 1) + (1 − p) N(−βM, 1) (arXiv 2509.01629; docs/math.md, "Two-mode
+mixtures"). Directions orthogonal to r keep their base law, so the problem is one-dimensional along r
+for any dimension.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ from torch import Tensor
 
 from sictl.core.exact.gaussian import graded_nodes
 from sictl.core.exact.gmm import two_mode_tanh_velocity
-from sictl.core.interpolants.schedules import Schedule, VariancePreserving, as_time
+from sictl.core.interpolants.schedules import Schedule, as_time, variance_preserving
 from sictl.core.sampling.drift import Drift
 from sictl.core.sampling.integrate import integrate
 from sictl.core.sampling.solvers import Solver
@@ -112,7 +113,7 @@ def two_mode_kinetic(schedule: Schedule, M: float, p: float = 0.5) -> float:
     """K = ∫ E|b|² dt = ∫ β̇² M² E tanh²(h + βMu) dt on the variance-preserving path."""
     check_two_mode(M, p)
     t, w = graded_nodes()
-    vp = VariancePreserving(schedule)(t)
+    vp = variance_preserving(schedule)(t)
     return float((w * vp.beta_dot**2 * M**2 * (1 - sech2_expectation(vp.beta, M, p))).sum())
 
 
@@ -122,7 +123,7 @@ class TwoModeDrift(Drift):
 
     def __init__(self, schedule: Schedule, M: float, p: float = 0.5):
         check_two_mode(M, p)
-        self.schedule = schedule if isinstance(schedule, VariancePreserving) else VariancePreserving(schedule)
+        self.schedule = variance_preserving(schedule)
         self.r, self.p = torch.tensor([float(M)], dtype=torch.float64), p
 
     def velocity(self, t, x):

@@ -1,7 +1,9 @@
-"""Metrics between a set of generated samples and a reference (reference/data_and_metrics.md §5).
+"""Metrics between a set of generated samples and a reference (docs/cli.md, "sictl evaluate SAMPLES").
 
 Pure maths: tensors (or arrays) in, numbers and tensors out. Fields are ``(n, C, *spatial)`` on a
-periodic grid, vectors ``(n, dim)``. Conventions (docs/cli.md, "sictl evaluate"):
+periodic grid, vectors ``(n, dim)``. Functions taking ``device`` do their arithmetic there (None: where
+the input is) and return numbers or CPU tensors; random draws (subsets, directions) always come from
+the CPU ``generator``, so a seed picks the same ones on every device. Conventions:
 
 * spectra: per-mode power ``P(k) = mean |x̂_k|²`` (``norm="forward"``) per channel; the 2-D (3-D)
   spectrum averages P over shells ``|k| ∈ [κ−½, κ+½)`` and multiplies by 2πκ (4πκ²), κ = 1..N/2; the
@@ -45,9 +47,11 @@ __all__ = [
 BANDS = ("low", "mid", "high")
 
 
-def as_tensor(x, dtype=torch.float64) -> Tensor:
-    """A float64 CPU tensor view of an array or tensor."""
-    return x.to(dtype) if isinstance(x, Tensor) else torch.as_tensor(np.asarray(x), dtype=dtype)
+def as_tensor(x, dtype=torch.float64, device=None) -> Tensor:
+    """A float64 tensor of an array or tensor (a view where possible), on ``device`` (None: where it is; arrays: CPU)."""
+    if isinstance(x, Tensor):
+        return x.to(dtype=dtype, device=device)
+    return torch.as_tensor(np.asarray(x), dtype=dtype, device=device)
 
 
 def nonfinite_rows(x) -> Tensor:
@@ -56,17 +60,10 @@ def nonfinite_rows(x) -> Tensor:
     return ~torch.isfinite(t.reshape(t.shape[0], -1)).all(dim=1)
 
 
-def channel_power(x, dim: int, *, chunk: int = 256) -> Tensor:
-    """Per-mode power E|x̂_k|² of fields x ``(n, C, *spatial)`` → ``(C, *spatial)`` (float64, in chunks)."""
-    n = x.shape[0]
-    if n == 0:
-        raise ShapeError("no samples to compute a spectrum from")
-    total = None
-    for s in range(0, n, chunk):
-        xh = torch.fft.fftn(as_tensor(x[s : s + chunk]), dim=tuple(range(-dim, 0)), norm="forward")
-        p = (xh.real**2 + xh.imag**2).sum(0)
-        total = p if total is None else total + p
-    return total / n
+def channel_power(x, dim: int, *, chunk: int = 256, device=None) -> Tensor:
+    """Per-mode power E|x̂_k|² of fields x ``(n, C, *spatial)`` → ``(C, *spatial)``: float64, transformed
+    ``chunk`` samples at a time on ``device`` (:func:`sictl.core.fields.spectra.mode_power`), returned on the CPU."""
+    return spectra.mode_power(x, dim, channels=True, chunk=chunk, dtype=torch.float64, device=device).cpu()
 
 
 def shell_spectra(power: Tensor, dim: int, kind: str = "power") -> tuple[Tensor, Tensor]:
@@ -136,21 +133,21 @@ def _quantile_merge(a: Tensor, b: Tensor) -> tuple[Tensor, Tensor, Tensor]:
     Returns (weights, a-values, b-values) with Σ weights = 1, so W_p^p = Σ w |a − b|^p exactly.
     """
     a, b = torch.sort(a.flatten()).values, torch.sort(b.flatten()).values
-    na, nb = a.numel(), b.numel()
+    na, nb, dev = a.numel(), b.numel(), a.device
     if na == nb:
-        return torch.full((na,), 1.0 / na, dtype=a.dtype), a, b
-    edges = torch.unique(torch.cat([torch.arange(1, na + 1, dtype=torch.float64) / na,
-                                    torch.arange(1, nb + 1, dtype=torch.float64) / nb]))
-    widths = torch.diff(edges, prepend=torch.zeros(1, dtype=torch.float64))
+        return torch.full((na,), 1.0 / na, dtype=a.dtype, device=dev), a, b
+    edges = torch.unique(torch.cat([torch.arange(1, na + 1, dtype=torch.float64, device=dev) / na,
+                                    torch.arange(1, nb + 1, dtype=torch.float64, device=dev) / nb]))
+    widths = torch.diff(edges, prepend=torch.zeros(1, dtype=torch.float64, device=dev))
     mid = edges - widths / 2
     ia = torch.clamp((mid * na).long(), max=na - 1)
     ib = torch.clamp((mid * nb).long(), max=nb - 1)
     return widths.to(a.dtype), a[ia], b[ib]
 
 
-def wasserstein_1d(a, b, p: int = 1) -> float:
+def wasserstein_1d(a, b, p: int = 1, *, device=None) -> float:
     """Exact W_p between the empirical laws of two 1-D samples (any sizes)."""
-    w, x, y = _quantile_merge(as_tensor(a), as_tensor(b))
+    w, x, y = _quantile_merge(as_tensor(a, device=device), as_tensor(b, device=device))
     return float((w * (x - y).abs() ** p).sum() ** (1.0 / p))
 
 
@@ -173,15 +170,15 @@ def histograms(a: Tensor, b: Tensor, bins: int = 100) -> tuple[Tensor, Tensor, T
     return edges, dens[0], dens[1]
 
 
-def moment_errors(x, y) -> tuple[dict, dict[str, Tensor]]:
+def moment_errors(x, y, *, device=None) -> tuple[dict, dict[str, Tensor]]:
     """Mean and standard-deviation fields of both sets, and how far apart they are.
 
     ``mean_error`` = rms(μ − μ_ref)/σ_ref (σ_ref the pooled pixel std of the reference: the mean field
     of stationary data is ≈ 0, so a relative error would be meaningless); ``std_error`` =
     rms(s − s_ref)/rms(s_ref); ``norm_error`` = |mean‖x‖ − mean‖y‖|/mean‖y‖ (the authors'
-    ``compute_norm``); plus pooled pixel mean and std of both.
+    ``compute_norm``); plus pooled pixel mean and std of both. The fields are returned on the CPU.
     """
-    x, y = as_tensor(x), as_tensor(y)
+    x, y = as_tensor(x, device=device), as_tensor(y, device=device)
     mx, my = x.mean(0), y.mean(0)
     sx, sy = x.std(0, unbiased=False), y.std(0, unbiased=False)
     sigma = float(y.std(unbiased=False))
@@ -195,7 +192,7 @@ def moment_errors(x, y) -> tuple[dict, dict[str, Tensor]]:
         "pixel_mean": float(x.mean()), "pixel_mean_reference": float(y.mean()),
         "pixel_std": float(x.std(unbiased=False)), "pixel_std_reference": sigma,
     }
-    return summary, {"mean": mx, "mean_reference": my, "std": sx, "std_reference": sy}
+    return summary, {"mean": mx.cpu(), "mean_reference": my.cpu(), "std": sx.cpu(), "std_reference": sy.cpu()}
 
 
 def radial_correlation(power: Tensor, mean: float, dim: int) -> tuple[Tensor, Tensor]:
@@ -217,15 +214,15 @@ def radial_correlation(power: Tensor, mean: float, dim: int) -> tuple[Tensor, Te
 
 
 def sliced_wasserstein(x, y, n_projections: int = 500, generator: torch.Generator | None = None,
-                       chunk: int = 64) -> float:
+                       chunk: int = 64, *, device=None) -> float:
     """Sliced W2: sqrt of the mean over random unit directions θ of W2²(θ·x, θ·y), exact per direction."""
-    a, b = as_tensor(x).reshape(len(x), -1), as_tensor(y).reshape(len(y), -1)
+    a, b = as_tensor(x, device=device).reshape(len(x), -1), as_tensor(y, device=device).reshape(len(y), -1)
     if a.shape[1] != b.shape[1]:
         raise ShapeError(f"sample dimensions differ: {a.shape[1]} and {b.shape[1]}")
     total = 0.0
     for s in range(0, n_projections, chunk):
         theta = torch.randn(a.shape[1], min(chunk, n_projections - s), generator=generator, dtype=torch.float64)
-        theta = theta / torch.linalg.vector_norm(theta, dim=0, keepdim=True)
+        theta = (theta / torch.linalg.vector_norm(theta, dim=0, keepdim=True)).to(a.device)
         pa, pb = a @ theta, b @ theta
         if len(a) == len(b):  # equal sizes: sorted values pair up one to one
             total += float(((pa.sort(0).values - pb.sort(0).values) ** 2).mean(0).sum())
@@ -236,20 +233,20 @@ def sliced_wasserstein(x, y, n_projections: int = 500, generator: torch.Generato
     return math.sqrt(total / n_projections)
 
 
-def mmd_rbf(x, y, max_samples: int = 512, generator: torch.Generator | None = None) -> dict:
+def mmd_rbf(x, y, max_samples: int = 512, generator: torch.Generator | None = None, *, device=None) -> dict:
     """Unbiased MMD² with k(a, b) = exp(−‖a − b‖²/(2h²)), h the median pairwise distance of the pooled set.
 
     Each set is subsampled (uniformly, without replacement) to at most ``max_samples``.
     """
     a, b = as_tensor(x).reshape(len(x), -1), as_tensor(y).reshape(len(y), -1)
     pick = lambda v: v if len(v) <= max_samples else v[torch.randperm(len(v), generator=generator)[:max_samples]]  # noqa: E731
-    a, b = pick(a), pick(b)
+    a, b = pick(a).to(device), pick(b).to(device)
     m, n = len(a), len(b)
     if m < 2 or n < 2:
         raise ShapeError("MMD needs at least 2 samples on each side")
     z = torch.cat([a, b])
     d2 = torch.cdist(z, z).pow(2)
-    off = d2[~torch.eye(m + n, dtype=torch.bool)]
+    off = d2[~torch.eye(m + n, dtype=torch.bool, device=d2.device)]
     h2 = float(off.median())
     h2 = h2 if h2 > 0 else 1.0
     k = torch.exp(-d2 / (2 * h2))
@@ -259,30 +256,31 @@ def mmd_rbf(x, y, max_samples: int = 512, generator: torch.Generator | None = No
     return {"mmd2": float(mmd2), "bandwidth": math.sqrt(h2), "samples": m, "reference_samples": n}
 
 
-def mixture_mode_weights(x, mixture) -> Tensor:
+def mixture_mode_weights(x, mixture, *, device=None) -> Tensor:
     """Fraction of samples assigned to each component of ``mixture`` (largest posterior), (K,)."""
     from sictl.core.exact.gmm import GaussianMixture
 
-    xs = as_tensor(x).reshape(len(x), -1)
+    xs = as_tensor(x, device=device).reshape(len(x), -1)
     if xs.shape[1] != mixture.dim:
         raise ShapeError(f"samples of dimension {xs.shape[1]} do not fit a mixture in dimension {mixture.dim}")
     logp = torch.stack([
-        torch.log(mixture.weights[k].to(torch.float64))
+        torch.log(mixture.weights[k].to(xs.device, torch.float64))
         + GaussianMixture(torch.ones(1, dtype=torch.float64), mixture.means[k : k + 1], mixture.covs[k : k + 1]).log_prob(xs)
         for k in range(mixture.n_components)
     ])
     labels = logp.argmax(0)
-    return torch.bincount(labels, minlength=mixture.n_components).to(torch.float64) / len(xs)
+    return torch.bincount(labels, minlength=mixture.n_components).to("cpu", torch.float64) / len(xs)
 
 
-def principal_mode_weights(x, reference, iterations: int = 100) -> dict:
+def principal_mode_weights(x, reference, iterations: int = 100, *, device=None) -> dict:
     """Two-mode weights without a mixture: split along the reference's principal axis.
 
     The reference is centred and its first principal direction u found (SVD); its projections are
     split by 1-D two-means (started at the extremes) and the threshold is the midpoint of the two
     centres. Returns the fraction of samples and of reference points on each side (low, high).
     """
-    xs, ys = as_tensor(x).reshape(len(x), -1), as_tensor(reference).reshape(len(reference), -1)
+    xs = as_tensor(x, device=device).reshape(len(x), -1)
+    ys = as_tensor(reference, device=device).reshape(len(reference), -1)
     centre = ys.mean(0)
     _, _, vh = torch.linalg.svd(ys - centre, full_matrices=False)
     u = vh[0]
@@ -299,4 +297,4 @@ def principal_mode_weights(x, reference, iterations: int = 100) -> dict:
         lo, hi = new
     cut = 0.5 * (lo + hi)
     side = lambda p: torch.stack([(p <= cut).double().mean(), (p > cut).double().mean()])  # noqa: E731
-    return {"weights": side(px), "reference_weights": side(py), "threshold": cut, "axis": u}
+    return {"weights": side(px).cpu(), "reference_weights": side(py).cpu(), "threshold": cut, "axis": u.cpu()}

@@ -1,12 +1,14 @@
 """Exact conversions between the velocity, the two denoisers and the score; ε* and g_F.
 
-Notation (SPEC §1): x_t = α z + β x1, W = α β̇ − α̇ β > 0 (the Wronskian),
+Notation (docs/math.md): x_t = α z + β x1, W = α β̇ − α̇ β > 0 (the Wronskian),
 η_z = E[z | x_t], η_x = E[x1 | x_t], b = α̇ η_z + β̇ η_x, and x = α η_z + β η_x.
 For a base N(0, C0) the score is s = −C0⁻¹ η_z / α; with a white unit base s = −η_z / α.
 Functions take the :class:`~sictl.core.interpolants.schedules.ScheduleValues` at the current time and
 tensors of any shape (scalars broadcast). ``base_precision`` applies C0⁻¹ (identity if None).
 
-reference/lipschitz.md §1.2–1.4 and reference/follmer.md §1.4–1.5.
+The identities are those of the stochastic-interpolant framework (arXiv 2303.08797), ε* that of the
+Lipschitz-schedule paper (arXiv 2509.01629), g_F and the point-source score those of the Föllmer
+forecasting paper (arXiv 2403.13724); docs/math.md lists them.
 """
 
 from __future__ import annotations
@@ -103,7 +105,7 @@ def sde_drift(b: Tensor, score: Tensor, eps: float | Tensor) -> Tensor:
 
 
 def eps_star(v: ScheduleValues) -> Tensor:
-    """Statistically optimal diffusion ε*(t) = α² β̇/β − α α̇ (reference/lipschitz.md §1.4).
+    """Statistically optimal diffusion ε*(t) = α² β̇/β − α α̇ (arXiv 2509.01629).
 
     Linear: (1 − t)/t; any variance-preserving schedule: β̇/β.
     """
@@ -122,14 +124,14 @@ def optimal_diffusion(schedule: Schedule, t: float | Tensor) -> Tensor:
 
 
 def follmer_g2(t: Tensor, v: ScheduleValues, sigma: Tensor, sigma_dot: Tensor) -> Tensor:
-    """Föllmer coefficient g_F²(t) = 2tσ(β̇σ − βσ̇)/β − σ² (reference/follmer.md §1.5, eq. 13)."""
+    """Föllmer coefficient g_F²(t) = 2tσ(β̇σ − βσ̇)/β − σ² (arXiv 2403.13724)."""
     return 2 * t * sigma * (v.beta_dot * sigma - v.beta * sigma_dot) / v.beta - sigma * sigma
 
 
 def point_source_score(
     t: Tensor, v: ScheduleValues, sigma: Tensor, sigma_dot: Tensor, x: Tensor, x0: Tensor, b: Tensor
 ) -> Tensor:
-    """Score of the point-source interpolant from its drift (reference/follmer.md §1.4, eq. 10–11).
+    """Score of the point-source interpolant from its drift (arXiv 2403.13724).
 
     ∇log ρ_t(x|x0) = A (β b − c) with A = [tσ(β̇σ − βσ̇)]⁻¹ and c = β̇ x + (β α̇ − β̇ α) x0.
     """

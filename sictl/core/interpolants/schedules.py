@@ -1,7 +1,7 @@
 """Interpolation schedules: α(t), β(t) and their time derivatives.
 
-Convention (SPEC §1): ``x_t = α(t) z + β(t) x1`` with α(0) = β(1) = 1, α(1) = β(0) = 0, α̇ < 0 < β̇.
-Point-source schedules (forecasting) add ``σ(t) √t ξ`` with σ(1) = 0 (reference/follmer.md §1.2).
+Convention (docs/math.md): ``x_t = α(t) z + β(t) x1`` with α(0) = β(1) = 1, α(1) = β(0) = 0, α̇ < 0 < β̇.
+Point-source schedules (forecasting) add ``σ(t) √t ξ`` with σ(1) = 0 (arXiv 2403.13724).
 
 Each schedule is one small frozen dataclass whose ``__call__(t)`` returns :class:`ScheduleValues`.
 ``t`` may be a python float or a tensor of any shape; values are returned as float64 tensors of the
@@ -157,7 +157,7 @@ def _ratio_over_expm1(log_lam: float) -> float:
 
 @dataclass(frozen=True)
 class Designed(Schedule):
-    """Lipschitz-optimal variance-preserving schedule for ratio λ (reference/lipschitz.md §2.3, eq. 3.6).
+    """Lipschitz-optimal variance-preserving schedule for ratio λ (arXiv 2509.01629).
 
     α² + β² = 1 and α² + λβ² = λ^t, i.e. β² = (λ^t − 1)/(λ − 1). Written with ``expm1`` so that
     λ → 1 tends smoothly to β² = t. The drift of the Gaussian mode with ratio λ is then the
@@ -197,7 +197,7 @@ class Designed(Schedule):
         return -0.5 * dbeta2, 0.5 * dbeta2
 
     def time_at_log_snr(self, ell):
-        # β²/α² = e^{2ℓ}  ⇔  λ^t = (1 + λ e^{2ℓ}) / (1 + e^{2ℓ})  (reference/lipschitz.md §7 item 10)
+        # β²/α² = e^{2ℓ}  ⇔  λ^t = (1 + λ e^{2ℓ}) / (1 + e^{2ℓ})
         two_ell = 2 * torch.as_tensor(ell, dtype=torch.float64)
         log_lam = math.log(self.lam)
         if abs(log_lam) > 1e-4:
@@ -265,7 +265,7 @@ class DesignedPair(Schedule):
         return {"name": self.name, "lam_lo": self.lam_lo, "lam_hi": self.lam_hi}
 
 
-# β(t) and β̇(t) of the point-source families of reference/follmer.md §7 T1.
+# β(t) and β̇(t) of the point-source families (arXiv 2403.13724; docs/math.md, "Schedules").
 POINT_SOURCE_BETAS = {
     "lin-beta": (lambda t: t.clone(), lambda t: torch.ones_like(t)),
     "beta-t2": (lambda t: t * t, lambda t: 2 * t),

@@ -1,6 +1,6 @@
 """Schedule transfer: the drift of one schedule written through the drift of another.
 
-Match signal-to-noise ratios (reference/lipschitz.md §3.1): for the new schedule (α, β) at time t
+Match signal-to-noise ratios (arXiv 2509.01629; docs/math.md, "Schedule transfer"): for the new schedule (α, β) at time t
 find s(t) with β'(s)/α'(s) = β(t)/α(t) under the old schedule (α', β'), and the scale
 c(t) = α(t)/α'(s) = β(t)/β'(s). Then x_t = c · x'_s as random variables, so
 

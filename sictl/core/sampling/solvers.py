@@ -220,7 +220,8 @@ class EulerMaruyama(Solver):
     """Euler–Maruyama for dX = (b + ε C0 s) dt + √(2ε) C0^{1/2} dW.
 
     The SDE is preconditioned by the base covariance C0 (identity for a white unit base, where it is
-    the SDE of SPEC §1), so that ε keeps its meaning and ε* stays optimal for any Gaussian base.
+    the SDE dX = (b + ε s) dt + √(2ε) dW of docs/math.md), so that ε keeps its meaning and ε* stays
+    optimal for any Gaussian base.
     Since C0 s = −η_z/α with η_z = (β̇ x − β b)/W, one velocity evaluation per step gives both terms,
     and the step is one combination of x, b and the noise.
 
@@ -266,6 +267,9 @@ SOLVERS: dict[str, type[Solver]] = {
     "expint2": ExpInt2,
     "em": EulerMaruyama,
 }
+# expint3, unipc2, unipc3, sde-expint1, sde-expint2 register themselves here; importing them after SOLVERS
+# exists keeps the registry complete whichever of the two modules is imported first
+import sictl.core.sampling.multistep  # noqa: E402, F401
 
 
 def solver_class(name: str) -> type[Solver]:

@@ -1,12 +1,12 @@
 """Metropolis-corrected sampling of the discrete stochastic Allen–Cahn invariant measure.
 
-The target (reference/data_and_metrics.md §1.1) lives on the nodes x_j = j/N, j = 0..N, with free
+The target (docs/math.md, "Data: stochastic Allen–Cahn") lives on the nodes x_j = j/N, j = 0..N, with free
 ends, h = 1/N and m_j = (u_j + u_{j+1})/2:
 
     π(u) ∝ exp(−U(u)),   U(u) = Σ_{j<N} (u_{j+1} − u_j)²/(2h) + Σ_{j<N} (h/2) V(m_j),
 
 with V(u) = (1 − u²)² ("double-well") or V(u) = κu² ("quadratic", the exact Gaussian test case:
-U = ½uᵀAu, A = L_N/h + (hκ/4)B, reference §1.5). L_N is the free-end path-graph Laplacian.
+U = ½uᵀAu, A = L_N/h + (hκ/4)B). L_N is the free-end path-graph Laplacian.
 
 Many independent chains run as one (chains, N+1) float64 tensor. HMC uses the mass matrix
 M = L_N/h + c·h·I, the Gaussian part of U plus c times the lumped mass matrix hI (the discretisation

@@ -1,6 +1,6 @@
 """Batched pseudo-spectral solver for the 2-D stochastic vorticity equation on the torus [0, 2π]².
 
-The equation (reference/data_and_metrics.md §2.1, reference/follmer.md §4.1, SPEC §2.1):
+The equation (the Navier–Stokes experiment of arXiv 2403.13724; docs/cli.md, "sictl prepare SOURCE"):
 
     dω + v·∇ω dt = (νΔω − αω) dt + ε Σ_j σ_j φ_j(x) dW_j,
 
@@ -10,9 +10,9 @@ cos 8(x+y), cos 6x, sin 7x, cos 5(x+y), sin 8(x+y)}, σ_j = 1, W_j independent W
 Conventions:
 
 - Fields are (batch, N, N) on x_i = 2πi/N (axis −2) and y_j = 2πj/N (axis −1).
-- ω̂ = rfft2(ω, norm="forward"), shape (batch, N, N//2 + 1), so mean_x ω² = Σ_k |ω̂_k|² (SPEC §1).
+- ω̂ = rfft2(ω, norm="forward"), shape (batch, N, N//2 + 1), so mean_x ω² = Σ_k |ω̂_k|² (docs/math.md).
 - Stream function ψ̂ = ω̂/|k|², velocity v = (∂_yψ, −∂_xψ), so curl v = ω (jax-cfd's convention; the
-  paper's text has a sign slip, reference §2.1).
+  paper's text has a sign slip).
 - 2/3 rule: the state and the advection term live in the box |k_x|, |k_y| ≤ K = ⌊(N−1)/3⌋ with zero mean,
   so the quadratic term is alias-free and the scheme is the Galerkin truncation of the SPDE (with
   ν = α = ε = 0 it conserves energy and enstrophy up to the time-stepping error).
@@ -66,7 +66,7 @@ class ForcingMode:
     amplitude: float = 1.0
 
 
-#: The eight modes of eq. (106) of arXiv 2403.13724 (reference/follmer.md §4.1).
+#: The eight modes of eq. (106) of arXiv 2403.13724.
 PAPER_FORCING: tuple[ForcingMode, ...] = (
     ForcingMode(6, 0, "sin"), ForcingMode(7, 0, "cos"), ForcingMode(5, 5, "sin"), ForcingMode(8, 8, "cos"),
     ForcingMode(6, 0, "cos"), ForcingMode(7, 0, "sin"), ForcingMode(5, 5, "cos"), ForcingMode(8, 8, "sin"),
@@ -143,7 +143,7 @@ class NSConfig:
 
 @dataclass(frozen=True)
 class NSPreset:
-    """A resolution/time-step recipe (reference/data_and_metrics.md §2.5); physics stays the paper's."""
+    """A resolution/time-step recipe (docs/cli.md, `prepare navier-stokes --preset`); physics stays the paper's."""
 
     n: int
     dt: float
