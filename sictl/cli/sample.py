@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from typing import Annotated, Optional
 
 import typer
@@ -20,19 +21,22 @@ Examples:
   sictl sample --exact grf.h5 --solver expint2 --grid logsnr --steps 40 -o s.h5 --save-noise z.h5
   sictl sample --exact mix.json --schedule gmm.h5 --steps 4 --t-min 1e-3 --t-max 0.999 -o m.h5
   sictl sample --exact mix.json --solver em --diffusion optimal --steps 200 -o m.h5
+  sictl sample --model run/ --schedule designed --steps 9 -o transfer.h5
 """
 
 
 def sample(
     exact: Annotated[Optional[str], typer.Option("--exact", help="Exact drift: a dataset (Gaussian field or @mixture) or a mixture JSON file.")] = None,
+    model: Annotated[Optional[str], typer.Option("--model", help="Learned drift: a run folder of `sictl train` (or its model.safetensors).")] = None,
+    weights: Annotated[str, typer.Option("--weights", help="With --model: ema (default) or raw weights.")] = "ema",
     schedule: Annotated[str, typer.Option("--schedule", help="Sampling schedule: {schedules}, or a schedule file.")] = "linear",
     drift_schedule: Annotated[Optional[str], typer.Option("--drift-schedule", help="Schedule the drift is defined under (default: the sampling schedule); if it differs, the transfer formula is applied.")] = None,
     solver: Annotated[str, typer.Option("--solver", help="Solver: {solvers}.")] = "rk4-38",
     steps: Annotated[int, typer.Option("--steps", help="Intervals of the time grid (ignored with --grid FILE).")] = 19,
     grid: Annotated[str, typer.Option("--grid", help="{grids}, or FILE (a schedule file's recommended grid, .npy or text times).")] = "uniform",
     diffusion: Annotated[str, typer.Option("--diffusion", help="For {stochastic_solvers}: {diffusions} (ε*).")] = "0",
-    base: Annotated[str, typer.Option("--base", help="Base noise: white (unit per-mode variance), white:σ0 (pixel std), spectral[:FILE].")] = "white",
-    n: Annotated[int, typer.Option("--n", help="Number of samples.")] = 256,
+    base: Annotated[Optional[str], typer.Option("--base", help="Base noise: white (unit per-mode variance), white:σ0 (pixel std), spectral[:FILE]; a model uses its own.")] = None,
+    n: Annotated[int, typer.Option("--n", "--samples", help="Number of samples (--samples: the same, for torchrun, which takes --n as its own).")] = 256,
     batch_size: Annotated[int, typer.Option("--batch-size", help="Samples integrated at once (does not change the samples).")] = 256,
     noise: Annotated[Optional[str], typer.Option("--noise", help="Reuse the base draws of a --save-noise file (fair comparisons).")] = None,
     save_noise: Annotated[Optional[str], typer.Option("--save-noise", help="Also write the base draws to this file.")] = None,
@@ -50,9 +54,9 @@ def sample(
     from sictl.errors import ConfigError
     from sictl.io import check_writable
 
-    if exact is None:
-        raise ConfigError("give the drift: --exact FILE (a dataset or a mixture JSON file)",
-                          hint="sampling from a trained checkpoint arrives with `sictl train`")
+    if (exact is None) == (model is None):
+        raise ConfigError("give the drift: exactly one of --exact FILE and --model RUN",
+                          hint="--exact takes a dataset or a mixture JSON file; --model a run folder of `sictl train`")
     if output is None:
         raise ConfigError("sample writes a samples file: give -o PATH ('-' = stdout)",
                           hint="e.g. sictl sample --exact grf.h5 -o samples.h5")
@@ -62,18 +66,21 @@ def sample(
             check_writable(path)
     from sictl.pipeline.sample import SampleConfig, run
 
-    cfg = SampleConfig(exact=exact, schedule=schedule, drift_schedule=drift_schedule, solver=solver, steps=steps,
-                       grid=grid, diffusion=diffusion, base=base, n=n, batch_size=batch_size, noise=noise,
+    cfg = SampleConfig(exact=exact, model=model, weights=weights, schedule=schedule, drift_schedule=drift_schedule,
+                       solver=solver, steps=steps, grid=grid, diffusion=diffusion, base=base, n=n, batch_size=batch_size, noise=noise,
                        save_noise=save_noise, t_min=t_min, t_max=t_max, dtype=dtype, seed=seed,
                        device=resolve_device(device))
-    console = err_console(quiet or json_out)
-    bar = None if quiet or json_out else ProgressBar(console, stage="sampling",
-                                                     counts="{task.completed}/{task.total} steps")
+    main = os.environ.get("RANK", "0") == "0"  # under torchrun only rank 0 reports (and writes)
+    console = err_console(quiet or json_out or not main)
+    bar = None if quiet or json_out or not main else ProgressBar(console, stage="sampling",
+                                                                  counts="{task.completed}/{task.total} steps")
     try:
         summary = run(cfg, output, progress=bar)
     finally:
         if bar is not None:
             bar.close()
+    if not main:
+        return
     if not quiet and not json_out:
         _print_summary(console, summary)
     if json_out:

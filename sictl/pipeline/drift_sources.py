@@ -105,8 +105,9 @@ def _mixture_source(path: str, mixture: GaussianMixture, base: str, c: float, ch
     )
 
 
-def open_exact_source(path: str, base: str = "white") -> DriftSource:
+def open_exact_source(path: str, base: str | None = "white") -> DriftSource:
     """An exact drift source from a dataset file (Gaussian field or mixture) or a mixture JSON file."""
+    base = base or "white"
     from sictl.io import file_checksum, mixture_from_json, read_dataset, read_mixture, read_provenance
 
     if str(path) != "-" and not os.path.exists(path):
@@ -133,14 +134,59 @@ def open_exact_source(path: str, base: str = "white") -> DriftSource:
     return _gaussian_source(path, ds, base, checksum)
 
 
+def open_model_source(path: str, base: str | None = None, *, weights: str = "ema", device: str = "cpu") -> DriftSource:
+    """A trained network (a run folder or its ``model.safetensors``) as a drift source.
+
+    The network's drift exists under its training schedule only (``native_schedule``), with the base
+    noise it was trained with; ``sample`` transfers it to any other sampling schedule.
+
+    Args:
+        weights: ``ema`` (default) or ``raw``.
+        base: must be None or the model's own base (a network cannot change its base noise).
+    """
+    from sictl.core.interpolants.schedules import VariancePreserving
+    from sictl.io import read_run_checkpoint
+    from sictl.models import build_model
+    from sictl.models.drift import NetworkDrift
+    from sictl.pipeline.train import checkpoint_base, checkpoint_schedule
+
+    if weights not in ("ema", "raw"):
+        raise ConfigError(f"--weights must be ema or raw, got {weights!r}", hint="ema (the default) or raw")
+    ck = read_run_checkpoint(path, device="cpu")
+    cfg = ck.config
+    if base is not None and base != cfg["base"].get("spec", base):
+        raise ConfigError(f"--base {base}: the model was trained with base {cfg['base'].get('spec')!r}",
+                          hint="drop --base: a model samples from the base noise it was trained with")
+    net = build_model(cfg["model"]["config"])
+    state = ck.ema_weights if weights == "ema" else ck.weights
+    if not state:
+        raise ConfigError(f"{ck.path} holds no {weights} weights", hint="use --weights raw" if weights == "ema" else "")
+    net.load_state_dict(state)
+    net = net.to(device)
+    schedule = checkpoint_schedule(cfg, ck.aux)
+    drift = NetworkDrift(net, schedule, checkpoint_base(cfg, ck.aux), cfg["target"])
+    native = schedule.inner if isinstance(schedule, VariancePreserving) else schedule
+    c = float(cfg["data"]["normalization"]["constant"])
+    return DriftSource(
+        f"model:{path}", str(path), ck.checksum, tuple(cfg["sample_shape"]), lambda s: drift,
+        normalization_constant=c, native_schedule=native, vp_path=isinstance(schedule, VariancePreserving),
+        default_lam=cfg["base"].get("ratio_min"),
+        info={"kind": "model", "weights": weights, "target": cfg["target"], "base": cfg["base"],
+              "preset": cfg["model"]["preset"], "parameters": cfg["model"]["parameters"],
+              "training_schedule": cfg["schedule"]["description"], "data_checksum": cfg["data"]["checksum"],
+              "normalization_constant": c},
+    )
+
+
 #: Drift sources by the ``sample`` option that names them: each opens a file with a base-noise spec.
-DRIFT_SOURCES: dict[str, Callable[[str, str], DriftSource]] = {
+DRIFT_SOURCES: dict[str, Callable[..., DriftSource]] = {
     "exact": open_exact_source,
+    "model": open_model_source,
 }
 
 
-def open_drift_source(kind: str, path: str, base: str = "white") -> DriftSource:
+def open_drift_source(kind: str, path: str, base: str | None = None, **options) -> DriftSource:
     """Open the drift source ``kind`` (a key of :data:`DRIFT_SOURCES`) from ``path``."""
     if kind not in DRIFT_SOURCES:
         raise ConfigError(f"unknown drift source {kind!r}", hint=f"choose one of {', '.join(DRIFT_SOURCES)}")
-    return DRIFT_SOURCES[kind](path, base)
+    return DRIFT_SOURCES[kind](path, base, **options)

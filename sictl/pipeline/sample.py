@@ -22,6 +22,7 @@ the dataset's normalised units and written in data units (× the normalisation c
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import json
 import os
 import time
@@ -49,14 +50,16 @@ NOISE_BLOCK = 64
 class SampleConfig:
     """Everything `sample` needs; serialised into the samples file."""
 
-    exact: str
+    exact: str | None = None
+    model: str | None = None
+    weights: str = "ema"
     schedule: str = "linear"
     drift_schedule: str | None = None
     solver: str = "rk4-38"
     steps: int = 19
     grid: str = "uniform"
     diffusion: str = "0"
-    base: str = "white"
+    base: str | None = None  # white for exact drifts; a model's own base
     n: int = 256
     batch_size: int = 256
     noise: str | None = None
@@ -143,7 +146,14 @@ class Plan:
 def plan(cfg: SampleConfig, source: DriftSource | None = None) -> Plan:
     """Resolve the configuration (files, schedules, grid, solver) without sampling."""
     cfg.validate()
-    source = source or open_drift_source("exact", cfg.exact, cfg.base)
+    if source is None:
+        if (cfg.exact is None) == (cfg.model is None):
+            raise ConfigError("give the drift: exactly one of --exact FILE and --model RUN",
+                              hint="--exact takes a dataset or mixture JSON file; --model a run folder of `sictl train`")
+        if cfg.model is not None:
+            source = open_drift_source("model", cfg.model, cfg.base, weights=cfg.weights, device=cfg.device)
+        else:
+            source = open_drift_source("exact", cfg.exact, cfg.base)
     sched, sched_sum, described, sched_file = _schedule(cfg.schedule, source)
     transfer = cfg.drift_schedule is not None and cfg.drift_schedule != cfg.schedule
     drift_sum, drift_label = None, cfg.drift_schedule or cfg.schedule
@@ -257,19 +267,42 @@ def _noise_rows(noise_file, start: int, stop: int) -> np.ndarray:
     return np.concatenate(rows)
 
 
+def _base_label(cfg: SampleConfig, source: DriftSource) -> str:
+    """The base noise as given, or the model's own (``white`` for exact drifts by default)."""
+    if cfg.base:
+        return cfg.base
+    base = source.info.get("base")
+    return base.get("spec", "white") if isinstance(base, dict) else "white"
+
+
 def run(cfg: SampleConfig, output: str, *, progress=None, source: DriftSource | None = None) -> dict:
-    """Sample and write ``output`` (and ``cfg.save_noise``). Returns the JSON summary.
+    """Sample and write ``output`` (and ``cfg.save_noise``). Returns the JSON summary (on every rank).
 
     ``source`` replaces the drift source that ``cfg.exact`` names (a checkpoint, a test's drift).
+    Under ``torchrun`` the batches are shared out by rank (batch i on rank i mod world) and rank 0
+    gathers them in order and alone writes: the file equals a one-process run's, since every
+    sample's noise depends only on the seed and its index.
     """
-    from sictl.io import SamplesMeta, SamplesWriter, check_writable
+    from sictl.train.distributed import init_from_env, shutdown
 
+    info, device = init_from_env(cfg.device)
+    try:
+        return _run(dataclasses.replace(cfg, device=device) if info.active else cfg, output, info, progress, source)
+    finally:
+        shutdown(info)
+
+
+def _run(cfg: SampleConfig, output: str, info, progress, source: DriftSource | None) -> dict:
+    from sictl.io import SamplesMeta, SamplesWriter, check_writable
+    from sictl.train.distributed import gather_to_main
+
+    main = info.is_main
     for path in (output, cfg.save_noise):
-        if path is not None:
+        if path is not None and main:
             check_writable(path)
     p = plan(cfg, source)
     c = p.source.normalization_constant
-    attrs = {"diffusion": cfg.diffusion, "t_min": float(p.ts[0]), "t_max": float(p.ts[-1]), "base": cfg.base,
+    attrs = {"diffusion": cfg.diffusion, "t_min": float(p.ts[0]), "t_max": float(p.ts[-1]), "base": _base_label(cfg, p.source),
              "schedule": cfg.schedule, "drift_schedule": p.drift_schedule, "transfer": p.transfer,
              "dtype": cfg.dtype, "noise_block": NOISE_BLOCK, "exact": json.dumps(p.source.info),
              "schedule_description": json.dumps(p.schedule_description, sort_keys=True)}
@@ -279,28 +312,36 @@ def run(cfg: SampleConfig, output: str, *, progress=None, source: DriftSource | 
                        drift_checksum=p.source.checksum, schedule_checksum=p.schedule_checksum,
                        normalization_constant=c, grid_times=p.ts.numpy(), attrs=attrs, config=asdict(cfg),
                        inputs=p.inputs, seed=cfg.seed)
-    steps, batches = len(p.ts) - 1, range(0, cfg.n, cfg.batch_size)
+    steps = len(p.ts) - 1
+    batches = [(start, min(start + cfg.batch_size, cfg.n)) for start in range(0, cfg.n, cfg.batch_size)]
     total, done, nfe, bad = steps * len(batches), 0, 0, 0
     started = time.perf_counter()
     with contextlib.ExitStack() as stack:  # both files are renamed into place only if all went well
-        writer = stack.enter_context(SamplesWriter(output, meta, p.source.sample_shape, n=cfg.n))
+        writer = stack.enter_context(SamplesWriter(output, meta, p.source.sample_shape, n=cfg.n)) if main else None
         noise_writer = None
-        if cfg.save_noise:
+        if cfg.save_noise and main:
             nmeta = SamplesMeta(drift_source="base-noise", solver="none", steps=0, attrs={
-                "base": cfg.base, "noise_block": NOISE_BLOCK, "exact": p.source.label}, config=asdict(cfg), seed=cfg.seed)
+                "base": _base_label(cfg, p.source), "noise_block": NOISE_BLOCK, "exact": p.source.label}, config=asdict(cfg), seed=cfg.seed)
             noise_writer = stack.enter_context(SamplesWriter(cfg.save_noise, nmeta, p.source.sample_shape, n=cfg.n))
-        for start in batches:
-            stop = min(start + cfg.batch_size, cfg.n)
-            tick = None if progress is None else (lambda i, d=done: progress(d + i + 1, total))
-            x, z, nfe = sample_batch(p, start, stop, callback=tick)
-            done += steps
-            out, nonfinite = to_data_units(x, c)
-            bad += nonfinite
-            writer.append(out)
-            if noise_writer is not None:
-                noise_writer.append(z.numpy())
+        for first in range(0, len(batches), info.world):  # one batch per rank per round
+            mine, result = first + info.rank, None
+            if mine < len(batches):
+                tick = None if progress is None or not main else (lambda i, d=done: progress(d + i + 1, total))
+                x, z, nfe_batch = sample_batch(p, *batches[mine], callback=tick)
+                result = (*to_data_units(x, c), z.numpy() if cfg.save_noise else None, nfe_batch)
+            for got in gather_to_main(result, info) or []:
+                if got is None:
+                    continue
+                out, nonfinite, z_rows, nfe = got
+                done, bad = done + steps, bad + nonfinite
+                writer.append(out)
+                if noise_writer is not None:
+                    noise_writer.append(z_rows)
+            if main and progress is not None:
+                progress(done, total)
         wall = time.perf_counter() - started
-        writer.update(nfe=nfe, wall_time_s=wall, attrs={**attrs, "nonfinite_samples": bad})
+        if main:
+            writer.update(nfe=nfe, wall_time_s=wall, attrs={**attrs, "nonfinite_samples": bad})
     return {
         "samples": output, "n": cfg.n, "sample_shape": list(p.source.sample_shape), "drift_source": p.source.label,
         "drift_checksum": p.source.checksum, "exact": p.source.info, "schedule": cfg.schedule,

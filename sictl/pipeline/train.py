@@ -123,6 +123,7 @@ class _Setup:
     config: dict  # static part of the checkpoint metadata
     rows: object
     val: torch.Tensor | None
+    reader: object = None
 
 
 def _dataset(cfg: TrainConfig):
@@ -174,7 +175,7 @@ def _base(cfg: TrainConfig, ds, shape: tuple[int, ...]) -> tuple[object, dict, d
     lam = GaussianTarget(target, base_power, power.ndim, power.shape[0], {}).ratio_min if power.shape[0] % 2 == 0 \
         and len(set(power.shape)) == 1 else None
     info = {"spec": cfg.base, "law": "fourier", "description": described, "power": "aux.base_power",
-            "modes_excluded": int(excluded.sum())}
+            "modes_excluded": int(excluded.sum()), "ratio_min": lam}
     return FourierNoise(base_power), {"base_power": base_power}, info, lam
 
 
@@ -261,7 +262,7 @@ def _setup(cfg: TrainConfig) -> _Setup:
         "options": asdict(cfg), "seed": cfg.seed,
     }
     objective = Objective(cfg.target, sched, base, shape, cfg.t_min, cfg.t_max)
-    return _Setup(objective, model, {**aux, **sched_aux}, config, source.rows, val)
+    return _Setup(objective, model, {**aux, **sched_aux}, config, source.rows, val, reader)
 
 
 def _validation(cfg: TrainConfig, ds, stored, crop, field) -> tuple[torch.Tensor, dict]:
@@ -397,6 +398,7 @@ def _run(cfg: TrainConfig, paths, info: DistInfo, device: str, resume: bool, for
             on_checkpoint(trainer)
     finally:
         log.close()
+        setup.reader.close()
     p = trainer.progress
     p.setdefault("wall_time_s", wall_before + time.perf_counter() - started)
     return {"run": paths.root, "model": paths.model, "state": paths.state, "log": paths.log, "plot": paths.plot,

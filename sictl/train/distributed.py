@@ -16,7 +16,8 @@ import torch
 import torch.distributed as dist
 from torch import Tensor, nn
 
-__all__ = ["DistInfo", "all_reduce_mean", "barrier", "broadcast_object", "init_from_env", "shutdown", "wrap_ddp"]
+__all__ = ["DistInfo", "all_reduce_mean", "barrier", "broadcast_object", "gather_to_main", "init_from_env", "shutdown",
+           "wrap_ddp"]
 
 
 @dataclass(frozen=True)
@@ -90,6 +91,15 @@ def broadcast_object(obj, info: DistInfo):
     box = [obj]
     dist.broadcast_object_list(box, src=0)
     return box[0]
+
+
+def gather_to_main(obj, info: DistInfo) -> list | None:
+    """Every rank's ``obj``, in rank order, on rank 0 (``[obj]`` with one process; None elsewhere)."""
+    if not info.active:
+        return [obj]
+    box = [None] * info.world if info.is_main else None
+    dist.gather_object(obj, box, dst=0)
+    return box
 
 
 def barrier(info: DistInfo) -> None:
