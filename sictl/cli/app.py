@@ -74,12 +74,10 @@ def _root(
 from sictl.cli import design_schedule as _design_schedule  # noqa: E402
 from sictl.cli import evaluate as _evaluate  # noqa: E402
 from sictl.cli import gaussian_check as _gaussian_check  # noqa: E402
-from sictl.cli import not_yet as _not_yet  # noqa: E402
 from sictl.cli import prepare as _prepare  # noqa: E402
 from sictl.cli import sample as _sample  # noqa: E402
 from sictl.cli import train as _train  # noqa: E402
 
-_not_yet.register(app, skip={"design-schedule", "prepare", "sample", "evaluate", "train"})
 _prepare.register(app)
 _design_schedule.register(app)
 _gaussian_check.register(app)
