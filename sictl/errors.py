@@ -1,6 +1,7 @@
 """Exception hierarchy. Every error a user can cause is a :class:`SictlError`.
 
-The CLI prints ``Error: <message>`` and ``Hint: <hint>`` and exits with code 1. A raise site gives
+The CLI prints ``Error: <message>`` and ``Hint: <hint>`` and exits with the error's ``exit_code``: 1,
+or 2 for a :class:`UsageError` (a required option missing, as click's own usage errors). A raise site gives
 the most specific hint it can; where it gives none, the error class's ``default_hint`` (which says
 where to look for that kind of problem) is printed instead, so every domain error carries a hint.
 """
@@ -12,6 +13,7 @@ class SictlError(Exception):
     """A domain error: bad input, bad file, invalid parameter. Exit code 1 in the CLI."""
 
     default_hint = "see the command's --help for its options and an example"
+    exit_code = 1
 
     def __init__(self, message: str, hint: str | None = None):
         super().__init__(message)
@@ -26,6 +28,14 @@ class ConfigError(SictlError):
     """An option or parameter outside its domain (λ ≤ 0, steps ≤ 0, t_min ≥ t_max, ...)."""
 
     default_hint = "check the option's value against the command's --help (docs/cli.md lists every option)"
+
+
+class UsageError(ConfigError):
+    """A command line without an option it cannot run without: ``-o``, or the one of a group (a target,
+    a reference, a drift) of which exactly one is required. Exit code 2, like click's usage errors."""
+
+    default_hint = "see the command's --help for its required options and an example"
+    exit_code = 2
 
 
 class SchemaError(SictlError):

@@ -17,8 +17,9 @@ that gaussian-check, train and sample apply verbatim.
 Examples:
   sictl design-schedule --matern 128 --lipschitz -o s.h5 --json
   sictl design-schedule --ratio 0.01 --ratio 1 --ratio 50 -o mixed.h5
-  sictl design-schedule --gmm 20 -o gmm.h5 --plot gmm.png
-  sictl design-schedule --data ns.h5 --base white:10 -o ns_schedule.h5 --export csv
+  sictl design-schedule --gmm 100,0.3 -o modes_schedule.h5 --plot modes.png
+  sictl design-schedule --data grf.h5 -o grf_schedule.h5 --export csv
+  sictl design-schedule --data ns.h5 --base white:10 -o ns_schedule.h5
   sictl design-schedule --gmm-file mixture.json --kinetic -o k.h5
 """
 
@@ -52,7 +53,7 @@ def design_schedule(
     seed: SeedOpt = 0,
     quiet: QuietOpt = False,
 ):
-    from sictl.cli.output import check_stdout, err_console, print_json
+    from sictl.cli.output import check_stdout, err_console, print_json, working
     from sictl.errors import ConfigError
     from sictl.pipeline.design import DesignConfig, DesignOutputs, run
 
@@ -66,27 +67,28 @@ def design_schedule(
         gmm_file=gmm_file, base=base, criterion="kinetic" if kinetic else "a2", rescale=rescale, steps=steps,
         t_min=t_min, t_max=t_max, mc_samples=mc_samples, seed=seed,
     )
-    summary = run(cfg, outputs)
+    console = err_console(quiet or json_out)
+    with working(console, "designing the schedule"):
+        summary = run(cfg, outputs)
     if not quiet and not json_out:
-        _print_summary(err_console(), summary)
+        _print_summary(console, summary)
     if json_out:
         print_json(summary)
 
 
 def _print_summary(console, summary: dict) -> None:
-    from rich.table import Table
+    from sictl.cli.output import make_table, print_wrote
 
     console.print(f"[bold]{summary['family']}[/bold] schedule, criterion {summary['criterion']}, "
                   f"target {summary['target'].get('kind')}")
-    table = Table("schedule", "A2", "Lipschitz", title="drift regularity")
+    table = make_table("schedule", "A2", "Lipschitz", title="drift regularity")
     for name in ("designed", "linear", "trig"):
         table.add_row(name, f"{summary['a2'][name]:.6g}", f"{summary['lipschitz'][name]:.6g}")
     console.print(table)
     if "a2_saved_by_rescaling" in summary:
         console.print(f"rescaling off the variance-preserving path saves {summary['a2_saved_by_rescaling']:.4g} of A2 "
                       f"(variance-preserving optimum {summary['a2_variance_preserving']:.6g})")
-    if summary.get("schedule"):
-        console.print(f"wrote {summary['schedule']}")
+    print_wrote(console, summary.get("schedule"), summary.get("export"), summary.get("plot"))
 
 
 def register(app: typer.Typer) -> None:

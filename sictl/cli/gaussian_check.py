@@ -13,10 +13,18 @@ HELP = """Exact laboratory: Lipschitz constant, A2 and the exact spectral error 
 
 \b
 Examples:
-  sictl gaussian-check --matern 128 --schedules linear,designed --solvers rk4-38 --steps 19 --json
-  sictl gaussian-check --ratio 1e-4 --schedules linear,trig,designed --steps 4,9,19 --transfer
-  sictl gaussian-check --matern 64 --solvers rk4-38,expint2 --grid uniform,logsnr --monte-carlo 2000
-  sictl gaussian-check --gmm 100,0.3 --schedules linear --steps 4 --t-min 1e-3 --t-max 0.999
+  sictl gaussian-check --matern 128 --schedules linear,designed --steps 19 --json
+  sictl gaussian-check --ratio 1e-4 --schedules linear,trig,designed \\
+      --steps 4,9,19 --transfer
+  sictl gaussian-check --matern 32 --solvers rk4-38,expint2 \\
+      --grid uniform,logsnr --steps 9 --monte-carlo 100
+  sictl gaussian-check --gmm 100,0.3 --schedules linear,modes_schedule.h5 \\
+      --steps 4 --t-min 1e-3 --t-max 0.999
+  sictl gaussian-check --spectrum grf.h5 --schedules linear,grf_schedule.h5 \\
+      -o check.h5
+  sictl gaussian-check --point-source --ou res=16,lag=0.5 \\
+      --schedules lin-beta,beta-t2 --diffusion sigma,follmer,const:1 \\
+      --steps 50,200 --json
 """
 
 
@@ -61,6 +69,11 @@ def gaussian_check(
     diffusion: Annotated[str, typer.Option("--diffusion", help="Diffusion for {stochastic_solvers}: {diffusions} (optimal: ε*).")] = "optimal",
     monte_carlo: Annotated[int, typer.Option("--monte-carlo", help="Also sample N fields and measure the error.")] = 0,
     transfer: Annotated[bool, typer.Option("--transfer", help="Verify the transfer formula and ε*/g_F identities.")] = False,
+    point_source: Annotated[bool, typer.Option("--point-source", help="Forecasting laboratory: an exact Ornstein–Uhlenbeck target (--ou), point-source schedules, g in --diffusion (sigma, follmer, const:g); em errors, Föllmer fingerprint, path KL.")] = False,
+    ou: Annotated[str, typer.Option("--ou", help="With --point-source: the OU field as key=value pairs res, dim, slope, corner, variance, theta, theta-k, lag (e.g. res=16,dim=1,theta=1,lag=0.5).")] = "",
+    source: Annotated[str, typer.Option("--source", help="With --point-source: state (x0 = the current state) or zero (the increment).")] = "state",
+    kl_misfit: Annotated[float, typer.Option("--kl-misfit", help="With --point-source: the learned drift of the KL is exact for the variance (1 + misfit) Σ.")] = 0.4,
+    fingerprint_time: Annotated[float, typer.Option("--fingerprint-time", help="With --point-source: the t of the fingerprint Cov(X_t, X_1) = β_t Σ.")] = 0.5,
     output: OutputOpt = None,
     json_out: JsonOpt = False,
     seed: SeedOpt = 0,
@@ -68,7 +81,7 @@ def gaussian_check(
     quiet: QuietOpt = False,
 ):
     from sictl.cli.options import resolve_device
-    from sictl.cli.output import check_stdout, err_console, print_json
+    from sictl.cli.output import ProgressBar, check_stdout, err_console, print_json
     from sictl.pipeline.gaussian_check import GaussianCheckConfig, run
 
     check_stdout({"-o": output}, json_out, hint="write the report to a file, or drop --json")
@@ -76,6 +89,14 @@ def gaussian_check(
         from sictl.io import check_writable
 
         check_writable(output)
+    if point_source:
+        if ratio or matern or spectrum or gmm or transfer or _split(solvers) != ["rk4-38"]:
+            from sictl.errors import ConfigError
+
+            raise ConfigError("--point-source brings its own target (--ou) and solver (em)",
+                              hint="drop --ratio/--matern/--spectrum/--gmm/--transfer/--solvers with --point-source")
+        return _point_source(schedules, steps, t_min, t_max, diffusion, monte_carlo, ou, source, kl_misfit,
+                             fingerprint_time, output, json_out, seed, resolve_device(device), quiet)
     cfg = GaussianCheckConfig(
         ratios=_floats(_split(ratio), "--ratio"),
         matern=matern,
@@ -95,36 +116,89 @@ def gaussian_check(
         seed=seed,
         device=resolve_device(device),
     )
-    summary = run(cfg, output)
+    console = err_console(quiet or json_out)
+    with ProgressBar(console, stage="gaussian-check", counts="{task.completed}/{task.total} runs") as bar:
+        summary = run(cfg, output, progress=bar)
     if not quiet and not json_out:
-        _print_tables(err_console(), summary)
+        _print_tables(console, summary)
     if json_out:
         print_json(summary)
 
 
 def _print_tables(console, summary: dict) -> None:
-    from rich.table import Table
+    from sictl.cli.output import add_fold_column, make_table, print_wrote
 
     target = summary["target"]
     console.print(f"[bold]target[/bold] {target.get('kind')}: " + ", ".join(
         f"{k}={v}" for k, v in target.items() if k != "kind" and not isinstance(v, (list, dict))))
-    sched = Table("schedule", "Lipschitz", "A2", title="drift regularity")
+    sched = make_table("schedule", "Lipschitz", "A2", title="drift regularity")
     for name, m in summary["schedules"].items():
         sched.add_row(name, f"{m['lipschitz']:.6g}", f"{m['a2']:.6g}")
     console.print(sched)
-    runs = Table("schedule", "solver", "grid", "steps", "NFE", title="exact error of the generated samples")
+    runs = make_table("schedule", "solver", "grid", "steps", "NFE", title="exact error of the generated samples")
     mixture = target.get("kind") == "gmm-two-mode"
     cols = ["mode_weight_plus", "mode_weight_error"] if mixture else ["spectral_error_mean", "spectral_error_max"]
     if any("mc_spectral_error_mean" in r for r in summary["runs"]):
         cols += ["mc_spectral_error_mean", "mc_spectral_error_max"]
     for c in cols:
-        runs.add_column(c.replace("spectral_error", "err").replace("_", " "))
+        add_fold_column(runs, c.replace("spectral_error", "err").replace("_", " "))
     for r in summary["runs"]:
         runs.add_row(r["schedule"], r["solver"], r["grid"], str(r["steps"]), str(r["nfe"]), *(f"{r[c]:.4g}" for c in cols))
     console.print(runs)
     if "transfer" in summary:
         for key, value in summary["transfer"]["max_relative_error"].items():
             console.print(f"transfer {key}: max relative error {value:.2e}")
+    print_wrote(console, summary.get("report"))
+
+
+def _point_source(schedules, steps, t_min, t_max, diffusion, monte_carlo, ou, source, kl_misfit, fingerprint_time,
+                  output, json_out, seed, device, quiet) -> None:
+    """`gaussian-check --point-source`: options → :func:`sictl.pipeline.gaussian_check_forecast.run`.
+
+    Options left at the Gaussian laboratory's defaults take the forecasting ones (the β schedules,
+    g ∈ {sigma, follmer, const:1}, 50 and 200 steps, t from 0 to 1)."""
+    from sictl.cli.output import ProgressBar, err_console, print_json
+    from sictl.pipeline import gaussian_check_forecast as gcf
+
+    names, counts = _split(schedules), _split(steps)
+    cfg = gcf.ForecastCheckConfig(
+        ou=ou, source=source,
+        schedules=gcf.DEFAULT_SCHEDULES if names == ["linear", "designed"] else tuple(names),
+        diffusions=gcf.DEFAULT_DIFFUSIONS if diffusion == "optimal" else tuple(_split([diffusion])),
+        steps=(50, 200) if counts == ["9", "19", "39"] else _ints(counts, "--steps"),
+        t_min=0.0 if t_min == 1e-4 else t_min, t_max=1.0 if t_max == 1 - 1e-4 else t_max,
+        fingerprint_time=fingerprint_time, kl_misfit=kl_misfit, monte_carlo=monte_carlo, seed=seed, device=device,
+    )
+    console = err_console(quiet or json_out)
+    with ProgressBar(console, stage="gaussian-check", counts="{task.completed}/{task.total} runs") as bar:
+        summary = gcf.run(cfg, output, progress=bar)
+    if not quiet and not json_out:
+        _print_forecast_tables(console, summary)
+    if json_out:
+        print_json(summary)
+
+
+def _print_forecast_tables(console, summary: dict) -> None:
+    from sictl.cli.output import make_table, print_wrote
+
+    target = summary["target"]
+    console.print(f"[bold]target[/bold] {target['kind']}: grid {target['grid']}, lag {target['lag']}, source "
+                  f"{target['source']}, λ/ν in [{target['ratio_min']:.3g}, {target['ratio_max']:.3g}]")
+    specs = list(next(iter(summary["schedules"].values()))["kl"])
+    fp = make_table("schedule", *specs, title=f"fingerprint Cov(X_t, X_1)/(β_t Σ) − 1 at t = {summary['config']['fingerprint_time']}")
+    kl = make_table("schedule", *specs, title=f"path KL (closed form with g_F: {summary['kl_follmer_closed_form']:.6g})")
+    for name, m in summary["schedules"].items():
+        fp.add_row(name, *(f"{m['fingerprint'][g]['total_rel']:.4g}" for g in specs))
+        kl.add_row(name, *(f"{m['kl'][g]:.6g}" for g in specs))
+    console.print(fp)
+    console.print(kl)
+    runs = make_table("schedule", "g", "steps", "mean err rel", "var err total", "var err max",
+                      title="exact error of the em forecast X_1")
+    for r in summary["runs"]:
+        runs.add_row(r["schedule"], r["diffusion"], str(r["steps"]), f"{r['mean_error_rel']:.3g}",
+                     f"{r['variance_error_total_rel']:.3g}", f"{r['variance_error_max_abs_rel']:.3g}")
+    console.print(runs)
+    print_wrote(console, summary.get("report"))
 
 
 def register(app: typer.Typer) -> None:

@@ -22,6 +22,7 @@ OutputOpt = Annotated[
 SeedOpt = Annotated[int, typer.Option("--seed", help="Random seed (same seed, same output).")]
 DeviceOpt = Annotated[DeviceChoice, typer.Option("--device", help="Where tensors live.", case_sensitive=False)]
 QuietOpt = Annotated[bool, typer.Option("--quiet", "-q", help="No progress or tables on stderr.")]
+NoSizeCheckOpt = Annotated[bool, typer.Option("--no-size-check", help="Skip the check, before any work, that the output fits on the disk and a batch in memory.")]
 InputPath = Annotated[Path, typer.Argument(help="Input file ('-' reads stdin).")]
 
 

@@ -9,7 +9,8 @@ from typing import Any
 
 
 def _clean(obj: Any) -> Any:
-    """Make an object JSON-safe: tensors/arrays → lists, non-finite floats → strings."""
+    """Make an object strict JSON: tensors/arrays → lists, non-finite floats → "inf", "-inf", "nan"
+    (the one spelling of every sictl JSON, docs/file-formats.md)."""
     if isinstance(obj, dict):
         return {str(k): _clean(v) for k, v in obj.items()}
     if isinstance(obj, (list, tuple)):
@@ -23,15 +24,53 @@ def _clean(obj: Any) -> Any:
 
 def print_json(summary: dict) -> None:
     """Print exactly one JSON object on stdout."""
-    sys.stdout.write(json.dumps(_clean(summary), indent=2) + "\n")
+    sys.stdout.write(json.dumps(_clean(summary), indent=2, allow_nan=False) + "\n")
     sys.stdout.flush()
 
 
+#: width of the console when stderr is not a terminal (a log file, a pipe): nothing is wrapped or cut
+LOG_WIDTH = 1000
+
+
 def err_console(quiet: bool = False):
-    """A rich console on stderr (quiet → a console that prints nothing)."""
+    """A rich console on stderr (quiet → a console that prints nothing).
+
+    On a terminal tables fit its width (their columns fold, see :func:`make_table`); elsewhere (a log, a
+    pipe, ``2> file``) the console is :data:`LOG_WIDTH` wide, so lines are never wrapped and numbers
+    never cut at an assumed 80 columns.
+    """
     from rich.console import Console
 
-    return Console(stderr=True, quiet=quiet, highlight=False)
+    console = Console(stderr=True, quiet=quiet, highlight=False)
+    if not console.is_terminal:
+        console.width = LOG_WIDTH
+    return console
+
+
+def make_table(*headers: str, title: str | None = None, show_header: bool = True):
+    """A rich table whose columns fold a value that does not fit onto more lines instead of cutting it
+    with an ellipsis: numbers are always printed in full. ``add_fold_column`` adds more columns."""
+    from rich.table import Table
+
+    t = Table(title=title, show_header=show_header)
+    for header in headers:
+        add_fold_column(t, header)
+    return t
+
+
+table = make_table  # its first name, still imported by some callers
+
+
+def add_fold_column(t, header: str) -> None:
+    """Add a column to a :func:`make_table` that folds (never cuts) what does not fit."""
+    t.add_column(header, overflow="fold")
+
+
+def print_wrote(console, *paths: str | None) -> None:
+    """``wrote PATH`` on stderr for each file written (stdout, ``-``, and None are skipped)."""
+    for path in paths:
+        if path is not None and str(path) != "-":
+            console.print(f"wrote {path}", markup=False, soft_wrap=True)
 
 
 def check_stdout(outputs: dict[str, str | None], json_out: bool, *, hint: str) -> None:
@@ -48,6 +87,16 @@ def check_stdout(outputs: dict[str, str | None], json_out: bool, *, hint: str) -
         message = (f"{flags[0]} and {flags[1]} both want stdout" if len(flags) == 2
                    else f"only one of {', '.join(flags[:-1])} and {flags[-1]} can use stdout")
         raise ConfigError(message, hint=hint)
+
+
+def working(console, what: str):
+    """A spinner with ``what`` on stderr while a step without countable progress runs (terminals only,
+    not when quiet); a context manager, transient like :class:`ProgressBar`."""
+    import contextlib
+
+    if console.quiet or not console.is_terminal:
+        return contextlib.nullcontext()
+    return console.status(what + " …")
 
 
 class ProgressBar:

@@ -16,7 +16,7 @@ from typing import Annotated, Optional
 import typer
 from typer.core import TyperGroup
 
-from sictl.cli.options import DeviceChoice, DeviceOpt, JsonOpt, QuietOpt, SeedOpt
+from sictl.cli.options import DeviceChoice, DeviceOpt, JsonOpt, NoSizeCheckOpt, QuietOpt, SeedOpt
 from sictl.pipeline.sources import REGISTRY, source
 
 OutOpt = Annotated[str, typer.Option("-o", "--output", help="Dataset file to write ('-' = stdout).")]
@@ -31,28 +31,31 @@ WRITER = {"normalize": (NormalizeOpt, "none"), "resolution": (ResolutionOpt, Non
           "split": (SplitOpt, None), "lag": (LagOpt, None)}
 #: options of every command, last
 COMMON = {"seed": (SeedOpt, 0), "json_out": (JsonOpt, False), "device": (DeviceOpt, DeviceChoice.cpu),
-          "quiet": (QuietOpt, False)}
+          "quiet": (QuietOpt, False), "no_size_check": (NoSizeCheckOpt, False)}
 
 
 def _run(src, options, *, output, normalize="none", resolution=None, resample="spectral", split=None,
-         lag=None, seed=0, json_out=False, device=DeviceChoice.cpu, quiet=False):
+         lag=None, seed=0, json_out=False, device=DeviceChoice.cpu, quiet=False, no_size_check=False):
     from sictl.cli.options import resolve_device
     from sictl.cli.output import ProgressBar, check_stdout, err_console, print_json
-    from sictl.io import check_writable
+    from sictl.io import check_distinct, check_writable
     from sictl.pipeline.prepare import PrepareOptions, output_paths, write_prepared
+    from sictl.pipeline.sources.base import check_finite, input_paths
 
     dev = resolve_device(device)
+    check_finite(options, src.name)
     if src.check is not None:
         src.check(options, dev)  # validate before any file work
     opts = PrepareOptions(normalize=normalize, resolution=resolution, resample=resample, split=split, lag=lag, seed=seed)
     opts.validate()
     for path in output_paths(output, split):
         check_writable(path)
+    check_distinct(input_paths(src, options), {"-o": output_paths(output, split)})
     check_stdout({"-o": output}, json_out, hint="write the file to a path, or drop --json")
     console = err_console(quiet or json_out)
     with ProgressBar(console) as progress:
         data = src.build(options, seed=seed, progress=progress, device=dev)
-        summary = write_prepared(data, opts, output, progress, device=dev)
+        summary = write_prepared(data, opts, output, progress, device=dev, size_check=not no_size_check)
     if not quiet and not json_out:
         _print_summary(console, summary)
     if json_out:
@@ -60,16 +63,17 @@ def _run(src, options, *, output, normalize="none", resolution=None, resample="s
 
 
 def _print_summary(console, summary: dict) -> None:
-    from rich.table import Table
+    from sictl.cli.output import make_table, print_wrote
 
-    table = Table("file", "trajectories", "samples", "pairs", "pixel RMS", "pixel mean",
-                  title=f"{summary['source']} → {summary['dataset_name']} {tuple(summary['sample_shape'])}")
+    table = make_table("file", "trajectories", "samples", "pairs", "pixel RMS", "pixel mean",
+                       title=f"{summary['source']} → {summary['dataset_name']} {tuple(summary['sample_shape'])}")
     for out in summary["outputs"]:
         table.add_row(out["path"], str(out["n_trajectories"]), str(out["n_samples"]), str(out["n_pairs"]),
                       f"{out['pixel_rms']:.4g}", f"{out['pixel_mean']:.3g}")
     console.print(table)
     for key, value in summary.get("diagnostics", {}).items():
         console.print(f"{key}: {value}")
+    print_wrote(console, *(out["path"] for out in summary["outputs"]))
 
 
 def _typer_type(hint):
@@ -89,7 +93,8 @@ def _parameters(src) -> list[inspect.Parameter]:
             positional.append((f.name, Annotated[kind, typer.Argument(help=meta["help"])], inspect.Parameter.empty))
         else:
             default = f.default if f.default is not MISSING else inspect.Parameter.empty
-            own.append((f.name, Annotated[kind, typer.Option(meta["flag"], help=meta["help"])], default))
+            own.append((f.name, Annotated[kind, typer.Option(meta["flag"], *meta.get("aliases", ()), help=meta["help"])],
+                        default))
     shared = [(name, *WRITER[name]) for name in src.writer_options] + [(name, *spec) for name, spec in COMMON.items()]
     return [inspect.Parameter(name, inspect.Parameter.KEYWORD_ONLY, annotation=annotation, default=default)
             for name, annotation, default in [*positional, ("output", OutOpt, inspect.Parameter.empty), *own, *shared]]

@@ -7,7 +7,7 @@ from typing import Annotated, Optional
 
 import typer
 
-from sictl.cli.options import DeviceChoice, DeviceOpt, JsonOpt, OutputOpt, QuietOpt, SeedOpt
+from sictl.cli.options import DeviceChoice, DeviceOpt, JsonOpt, NoSizeCheckOpt, OutputOpt, QuietOpt, SeedOpt
 
 HELP = """Generate samples by integrating a drift from base noise, and write them (in data units) to
 an HDF5 samples file. The drift is exact (--exact: a Gaussian field dataset's stored spectrum, or a
@@ -15,12 +15,20 @@ Gaussian mixture), so the whole pipeline runs with no network.
 
 \b
 Examples:
-  sictl sample --exact grf.h5 --schedule designed --solver rk4-38 --steps 19 --n 2000 -o s.h5
-  sictl sample --exact grf.h5 --schedule s.h5 --grid s.h5 --json -o samples.h5
-  sictl sample --exact grf.h5 --schedule designed --drift-schedule linear -o transferred.h5
-  sictl sample --exact grf.h5 --solver expint2 --grid logsnr --steps 40 -o s.h5 --save-noise z.h5
-  sictl sample --exact mix.json --schedule gmm.h5 --steps 4 --t-min 1e-3 --t-max 0.999 -o m.h5
-  sictl sample --exact mix.json --solver em --diffusion optimal --steps 200 -o m.h5
+  sictl sample --exact grf.h5 --schedule designed --steps 19 --n 200 -o s.h5
+  sictl sample --exact grf.h5 --schedule grf_schedule.h5 \\
+      --grid grf_schedule.h5 --json -o samples.h5
+  sictl sample --exact grf.h5 --schedule designed --drift-schedule linear \\
+      -o transferred.h5
+  sictl sample --exact grf.h5 --solver expint2 --grid logsnr --steps 40 \\
+      -o s2.h5 --save-noise z.h5
+  sictl sample --exact grf.h5 --solver expint2 --noise z.h5 -o s3.h5
+  sictl design-schedule --data grf.h5 -o - \\
+      | sictl sample --exact grf.h5 --schedule - -o piped.h5
+  sictl sample --exact modes.h5 --schedule modes_schedule.h5 --steps 4 \\
+      --t-min 1e-3 --t-max 0.999 -o m.h5
+  sictl sample --exact mixture.json --solver em --diffusion optimal \\
+      --steps 200 -o m2.h5
   sictl sample --model run/ --schedule designed --steps 9 -o transfer.h5
 """
 
@@ -43,27 +51,36 @@ def sample(
     t_min: Annotated[float, typer.Option("--t-min", help="First grid time.")] = 1e-4,
     t_max: Annotated[float, typer.Option("--t-max", help="Last grid time.")] = 1 - 1e-4,
     dtype: Annotated[str, typer.Option("--dtype", help="Arithmetic precision: float32 or float64.")] = "float32",
+    condition: Annotated[Optional[str], typer.Option("--condition", help="Forecast: a dataset of current states (its pairs/x0, else its samples); writes a forecasts file (condition × member × lead). Defaults then: --solver em --diffusion sigma (or follmer, const:c, 0) --steps 100, t in [0, 1] ([1e-3, 1] for 0).")] = None,
+    members: Annotated[int, typer.Option("--members", help="With --condition: ensemble members per condition.")] = 1,
+    rollout: Annotated[int, typer.Option("--rollout", help="With --condition: autoregressive steps (leads); each member follows its own trajectory.")] = 1,
     output: OutputOpt = None,
     json_out: JsonOpt = False,
     seed: SeedOpt = 0,
     device: DeviceOpt = DeviceChoice.auto,
     quiet: QuietOpt = False,
+    no_size_check: NoSizeCheckOpt = False,
 ):
     from sictl.cli.options import resolve_device
     from sictl.cli.output import ProgressBar, check_stdout, err_console, print_json
-    from sictl.errors import ConfigError
+    from sictl.errors import ConfigError, UsageError
     from sictl.io import check_writable
 
     if (exact is None) == (model is None):
-        raise ConfigError("give the drift: exactly one of --exact FILE and --model RUN",
-                          hint="--exact takes a dataset or a mixture JSON file; --model a run folder of `sictl train`")
+        raise (UsageError if exact is None else ConfigError)(  # none given: a usage error (exit 2)
+            "give the drift: exactly one of --exact FILE and --model RUN",
+            hint="--exact takes a dataset or a mixture JSON file; --model a run folder of `sictl train`")
     if output is None:
-        raise ConfigError("sample writes a samples file: give -o PATH ('-' = stdout)",
+        raise UsageError("sample writes a samples file: give -o PATH ('-' = stdout)",
                           hint="e.g. sictl sample --exact grf.h5 -o samples.h5")
     check_stdout({"-o": output}, json_out, hint="write the samples to a file, or drop --json")
     for path in (output, save_noise):
         if path is not None:
             check_writable(path)
+    if condition is not None or members != 1 or rollout != 1:  # forecasting: sictl.pipeline.forecast
+        from sictl.cli.forecast import forecast
+
+        return forecast(dict(locals()))
     from sictl.pipeline.sample import SampleConfig, run
 
     cfg = SampleConfig(exact=exact, model=model, weights=weights, schedule=schedule, drift_schedule=drift_schedule,
@@ -75,7 +92,7 @@ def sample(
     bar = None if quiet or json_out or not main else ProgressBar(console, stage="sampling",
                                                                   counts="{task.completed}/{task.total} steps")
     try:
-        summary = run(cfg, output, progress=bar)
+        summary = run(cfg, output, progress=bar, size_check=not no_size_check)
     finally:
         if bar is not None:
             bar.close()
@@ -88,9 +105,9 @@ def sample(
 
 
 def _print_summary(console, s: dict) -> None:
-    from rich.table import Table
+    from sictl.cli.output import make_table, print_wrote
 
-    table = Table("", "", title="sictl sample", show_header=False)
+    table = make_table("", "", title="sictl sample", show_header=False)
     rows = [("samples", f"{s['samples']} ({s['n']} × {tuple(s['sample_shape'])}, data units)"),
             ("drift", f"{s['drift_source']} ({s['exact'].get('kind')})"),
             ("schedule", s["schedule"] + (f" (drift under {s['drift_schedule']}, transferred)" if s["transfer"] else "")),
@@ -101,6 +118,7 @@ def _print_summary(console, s: dict) -> None:
     for row in rows:
         table.add_row(*row)
     console.print(table)
+    print_wrote(console, s["samples"], s.get("saved_noise"))
 
 
 def register(app: typer.Typer) -> None:

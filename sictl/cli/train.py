@@ -53,6 +53,9 @@ def train(
     resume: Annotated[bool, typer.Option("--resume", help="Continue the run in -o from its state.safetensors.")] = False,
     force: Annotated[bool, typer.Option("--force", help="Start over in a folder that holds a run.")] = False,
     precision: Annotated[str, typer.Option("--precision", help="fp32, or bf16 (autocast, CUDA only).")] = "fp32",
+    point_source: Annotated[str | None, typer.Option("--point-source", help="Forecasting model on the dataset's --lag pairs: zero (learn the increment) or state (start from the current state); the current state is an input channel.", show_default=False)] = None,
+    sigma_scale: Annotated[float, typer.Option("--sigma-scale", help="With --point-source: c in σ(t) = c(1 − t) (the family's s(t)).")] = 1.0,
+    weighted_loss: Annotated[bool, typer.Option("--weighted-loss", help="With --point-source: residual × (1 − t) before squaring.")] = False,
     json_out: JsonOpt = False,
     seed: SeedOpt = 0,
     device: DeviceOpt = DeviceChoice.auto,
@@ -72,7 +75,8 @@ def train(
                       mults=mults, attention=attention, steps=steps, batch_size=batch_size, lr=lr, warmup=warmup,
                       lr_final=lr_final, weight_decay=weight_decay, clip=clip, ema=ema, t_min=t_min, t_max=t_max, val=val,
                       val_every=val_every, val_n=val_n, checkpoint_every=checkpoint_every, log_every=log_every,
-                      memory_budget=memory_budget, seed=seed, device=resolve_device(device), precision=precision)
+                      memory_budget=memory_budget, seed=seed, device=resolve_device(device), precision=precision,
+                      point_source=point_source, sigma_scale=sigma_scale, weighted_loss=weighted_loss)
     main = os.environ.get("RANK", "0") == "0"
     console = err_console(quiet or json_out or not main)
     bar = None if quiet or json_out or not main else _Bar(console, batch_size)

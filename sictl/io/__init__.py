@@ -9,6 +9,10 @@ from sictl.io._files import atomic_output as atomic_output
 from sictl.io._files import check_writable as check_writable
 from sictl.io._files import description_checksum as description_checksum
 from sictl.io._files import file_checksum as file_checksum
+from sictl.io._files import OutputGroup as OutputGroup
+from sictl.io._files import check_distinct as check_distinct
+from sictl.io._files import output_group as output_group
+from sictl.io.signals import cleanup_on_signals as cleanup_on_signals
 from sictl.io._h5 import H5_OPTS as H5_OPTS
 from sictl.io._h5 import SCHEMA_VERSION as SCHEMA_VERSION
 from sictl.io._h5 import Provenance as Provenance
@@ -51,7 +55,10 @@ from sictl.io.mixtures import mixture_from_json as mixture_from_json
 from sictl.io.mixtures import read_mixture as read_mixture
 from sictl.io.grids import read_time_grid as read_time_grid
 from sictl.io.runs import DatasetRows as DatasetRows
+from sictl.io.forecasts import ForecastsWriter as ForecastsWriter
+from sictl.io.forecasts import read_forecasts as read_forecasts
 from sictl.io.runs import LogWriter as LogWriter
+from sictl.io.runs import PairRows as PairRows
 from sictl.io.runs import RunCheckpoint as RunCheckpoint
 from sictl.io.runs import prepare_run_dir as prepare_run_dir
 from sictl.io.runs import read_log as read_log

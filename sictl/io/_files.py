@@ -9,16 +9,18 @@ from __future__ import annotations
 
 import atexit
 import contextlib
+import errno
 import hashlib
 import os
-import secrets
+import re
 import shutil
 import sys
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from typing import Any
 
 from sictl.errors import SchemaError, SictlError
+from sictl.io._temps import create_temp, target_of
 
 STDIO = "-"
 _STDIN_NAME = "<stdin>"
@@ -105,53 +107,198 @@ def _copy_to_stdout(tmp: str) -> None:
     out.flush()
 
 
-def _create_temp(directory: str, base: str) -> str:
-    """Create an empty ``.<base>.<random>.tmp`` in ``directory`` with the usual umask permissions.
-
-    (``tempfile.mkstemp`` would make it 0600, and the renamed output would keep that.)
-    """
-    while True:
-        tmp = os.path.join(directory, f".{base}.{secrets.token_hex(4)}.tmp")
-        try:
-            os.close(os.open(tmp, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o666))
-        except FileExistsError:
-            continue
-        return tmp
-
-
 @contextlib.contextmanager
-def atomic_output(path: str | os.PathLike, *, binary: bool = True) -> Iterator[str]:
+def atomic_output(path: str | os.PathLike, *, binary: bool = True,
+                  group: OutputGroup | None = None) -> Iterator[str]:
     """Yield a temporary path to write to; it replaces ``path`` only if the block succeeds.
 
-    The temporary file lives in the target's directory (so ``os.replace`` is atomic). With ``path ==
-    "-"`` it lives in the system temp directory and its bytes are copied to ``sys.stdout.buffer`` on
-    success. On any exception (``KeyboardInterrupt`` included) the temporary file is removed and an
-    existing target is left untouched.
+    The temporary file ``.NAME.<pid>.<random>.tmp`` lives in the target's directory (so
+    ``os.replace`` is atomic; see :mod:`sictl.io._temps`). With ``path == "-"`` it lives in the
+    system temp directory and its bytes are copied to ``sys.stdout.buffer`` on success. On any
+    exception (``KeyboardInterrupt`` and SIGTERM included, :mod:`sictl.io.signals`) the temporary file
+    is removed and an existing target is left untouched; a full disk becomes one
+    :class:`~sictl.errors.SictlError` naming the target.
 
     Args:
         path: final output path, or ``-`` for stdout.
         binary: passed to :func:`check_writable`.
+        group: an :class:`OutputGroup`: on success the file is handed to it, and appears when the
+            group commits, together with the group's other files.
 
     Yields:
         The temporary path (the file exists and is empty; writers may truncate or recreate it).
     """
+    from sictl.io.signals import cleanup_on_signals
+
     check_writable(path, binary=binary)
     to_stdout = str(path) == STDIO
     if to_stdout:
-        directory, base = None, "sictl-stdout"
+        directory, base, target = tempfile.gettempdir(), "sictl-stdout", STDIO
     else:
         target = os.path.abspath(os.fspath(path))
         directory, base = os.path.dirname(target), os.path.basename(target)
-    tmp = _create_temp(directory or tempfile.gettempdir(), base)
+    with cleanup_on_signals():
+        tmp = None
+        try:
+            tmp = create_temp(directory, base)
+            yield tmp
+            if to_stdout:
+                _copy_to_stdout(tmp)
+            elif group is not None:
+                group.add(tmp, target)
+                tmp = None  # the group owns it now
+            else:
+                os.replace(tmp, target)
+        except BaseException as exc:
+            error = disk_error(exc, path)
+            if error is None:
+                raise
+            raise error from None
+        finally:
+            if tmp is not None:
+                with contextlib.suppress(FileNotFoundError):
+                    os.remove(tmp)
+
+
+class OutputGroup:
+    """Output files that appear together or not at all (``prepare --split``'s train and test files,
+    ``sample``'s samples and ``--save-noise`` files).
+
+    Use as a context manager around the writers, each given ``group=``: a writer that succeeds hands
+    its temporary file to the group instead of renaming it; when the block ends without an exception
+    every file is renamed onto its target (SIGINT/SIGTERM are held back for those few renames), and
+    on an exception every temporary file is removed and no target changes.
+    """
+
+    def __init__(self) -> None:
+        self._pending: list[tuple[str, str]] = []
+        self._stack = contextlib.ExitStack()
+
+    def add(self, tmp: str, target: str) -> None:
+        """Take over the finished temporary file ``tmp`` of ``target``."""
+        self._pending.append((tmp, target))
+
+    def __enter__(self):
+        from sictl.io.signals import cleanup_on_signals
+
+        self._stack.enter_context(cleanup_on_signals())
+        return self
+
+    def __exit__(self, exc_type, exc, tb) -> None:
+        from sictl.io.signals import signals_deferred
+
+        try:
+            if exc_type is None:
+                with signals_deferred():
+                    while self._pending:
+                        tmp, target = self._pending[0]
+                        os.replace(tmp, target)
+                        self._pending.pop(0)
+        finally:
+            for tmp, _ in self._pending:
+                with contextlib.suppress(OSError):
+                    os.remove(tmp)
+            self._pending.clear()
+            self._stack.close()
+
+
+def output_group() -> OutputGroup:
+    """A new :class:`OutputGroup`, for a ``with`` statement."""
+    return OutputGroup()
+
+
+# ------------------------------------------------------------------------------------- write errors
+
+_ERRNO = re.compile(r"errno = (\d+)")
+
+
+def _errno(exc: BaseException | None) -> int | None:
+    """The operating-system error number behind an exception (h5py puts it in the message only)."""
+    for _ in range(8):
+        if exc is None:
+            return None
+        number = getattr(exc, "errno", None)
+        if isinstance(number, int):
+            return number
+        match = _ERRNO.search(str(exc)) if isinstance(exc, (OSError, RuntimeError)) else None
+        if match:
+            return int(match.group(1))
+        exc = exc.__cause__ or exc.__context__
+    return None
+
+
+def disk_error(exc: BaseException, path: str | os.PathLike) -> SictlError | None:
+    """The one-line error for a write that failed because the disk is full (or a size limit was hit),
+    or None for any other exception."""
+    if isinstance(exc, SictlError) or not isinstance(exc, (OSError, RuntimeError)):
+        return None
+    number, name = _errno(exc), display_name(path) if str(path) != STDIO else "<stdout>"
+    target = target_of(os.fspath(path)) if str(path) != STDIO else None
+    if target is not None:  # prepare's scratch file: name the output it is for
+        name = f"the scratch file of {target}"
+    if number in (errno.ENOSPC, errno.EDQUOT):
+        where = tempfile.gettempdir() if str(path) == STDIO else os.path.dirname(os.path.abspath(os.fspath(path)))
+        what = "disk quota exceeded" if number == errno.EDQUOT else "no space left on device"
+        return SictlError(f"{what} writing {name}",
+                          hint=f"free space in {where} (`df -h {where}` shows it) or write elsewhere; "
+                               "the target was left as it was")
+    if number == errno.EFBIG:
+        return SictlError(f"file too large writing {name} (a size limit of the file system or of `ulimit -f`)",
+                          hint="raise the limit (`ulimit -f unlimited`) or write to another file system; "
+                               "the target was left as it was")
+    return None
+
+
+# ------------------------------------------------------------------------------- inputs vs outputs
+
+
+def _paths(spec: Any) -> list[str]:
+    if spec is None:
+        return []
+    if isinstance(spec, (list, tuple)):
+        return [p for item in spec for p in _paths(item)]
+    return [] if str(spec) == STDIO else [os.fspath(spec)]
+
+
+def _identity(path: str) -> tuple[str, tuple[int, int] | None]:
+    real = os.path.realpath(path)
     try:
-        yield tmp
-        if to_stdout:
-            _copy_to_stdout(tmp)
-        else:
-            os.replace(tmp, target)
-    finally:
-        with contextlib.suppress(FileNotFoundError):
-            os.remove(tmp)
+        st = os.stat(real)
+    except OSError:
+        return real, None
+    return real, (st.st_dev, st.st_ino)
+
+
+def _same(a: tuple[str, tuple[int, int] | None], b: tuple[str, tuple[int, int] | None]) -> bool:
+    return a[0] == b[0] or (a[1] is not None and a[1] == b[1])
+
+
+def check_distinct(inputs: Mapping[str, Any], outputs: Mapping[str, Any]) -> None:
+    """Refuse, before any work, an output that is also an input or another output.
+
+    Paths are compared after resolving symbolic links (``realpath``) and by device and inode (hard
+    links). ``-`` (stdin/stdout) and None are skipped.
+
+    Args:
+        inputs: option (e.g. ``"--exact"``) -> path, a list of paths, or None.
+        outputs: option (e.g. ``"-o"``) -> path, a list of paths, or None.
+
+    Raises:
+        SictlError: ``X is both input and output`` or ``X is written twice``, naming the options.
+    """
+    ins = [(label, path, _identity(path)) for label, spec in inputs.items() for path in _paths(spec)]
+    outs = [(label, path, _identity(path)) for label, spec in outputs.items() for path in _paths(spec)]
+    for i, (label, path, ident) in enumerate(outs):
+        for in_label, in_path, in_ident in ins:
+            if _same(ident, in_ident):
+                shown = path if os.path.abspath(path) == os.path.abspath(in_path) else f"{path} (= {in_path})"
+                raise SictlError(f"{shown} is both input and output ({in_label} and {label})",
+                                 hint="write the output to another path: it would replace the input")
+        for other_label, other_path, other_ident in outs[:i]:
+            if _same(ident, other_ident):
+                shown = path if os.path.abspath(path) == os.path.abspath(other_path) else f"{path} (= {other_path})"
+                raise SictlError(f"{shown} is written twice ({other_label} and {label})",
+                                 hint="give each output its own path")
 
 
 # --------------------------------------------------------------------------------------------- stdin

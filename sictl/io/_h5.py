@@ -32,7 +32,7 @@ from sictl.io._files import (  # noqa: F401  (re-exported)
 )
 
 #: Newest schema version this sictl writes and reads, per file kind. Bump on any change of layout.
-SCHEMA_VERSION: dict[str, int] = {"dataset": 1, "schedule": 1, "samples": 1, "report": 1, "checkpoint": 1}
+SCHEMA_VERSION: dict[str, int] = {"dataset": 1, "schedule": 1, "samples": 1, "report": 1, "checkpoint": 1, "forecasts": 1}
 
 #: Which command writes each kind (used in hints).
 KIND_MAKERS: dict[str, str] = {
@@ -41,6 +41,7 @@ KIND_MAKERS: dict[str, str] = {
     "samples": "sictl sample",
     "report": "sictl evaluate or sictl gaussian-check",
     "checkpoint": "sictl train",
+    "forecasts": "sictl sample --condition",
 }
 
 #: Keyword arguments for every ``h5py.File`` opened for reading (8 MiB chunk cache, as the_well).
@@ -62,10 +63,47 @@ def _json_default(obj: Any) -> Any:
     raise TypeError(f"{type(obj).__name__} is not JSON serialisable")
 
 
+#: how JSON (strict: it has no infinity) writes a non-finite number, in every file and on stdout
+NONFINITE = {"inf": float("inf"), "-inf": float("-inf"), "nan": float("nan")}
+
+
+def json_safe(obj: Any) -> Any:
+    """``obj`` with numpy values made plain and every non-finite float written as the string
+    ``"inf"``, ``"-inf"`` or ``"nan"`` (the one JSON spelling of docs/file-formats.md)."""
+    if isinstance(obj, Mapping):
+        return {k: json_safe(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple, np.ndarray)):
+        return [json_safe(v) for v in obj]
+    if isinstance(obj, np.generic):
+        obj = obj.item()
+    if isinstance(obj, float) and not np.isfinite(obj):
+        return "nan" if np.isnan(obj) else ("inf" if obj > 0 else "-inf")
+    return obj
+
+
+def json_restore(obj: Any) -> Any:
+    """The inverse of :func:`json_safe`: the strings ``"inf"``, ``"-inf"``, ``"nan"`` become floats again."""
+    if isinstance(obj, dict):
+        return {k: json_restore(v) for k, v in obj.items()}
+    if isinstance(obj, list):
+        return [json_restore(v) for v in obj]
+    if isinstance(obj, str) and obj in NONFINITE:
+        return NONFINITE[obj]
+    return obj
+
+
+def from_json(text: str | bytes) -> Any:
+    """Parse JSON written by sictl: strict JSON whose ``"inf"``/``"-inf"``/``"nan"`` strings are numbers
+    (older files' ``Infinity``/``NaN`` literals are read too)."""
+    return json_restore(json.loads(text))
+
+
 def to_json(obj: Any) -> str:
-    """Serialise ``obj`` (dicts, lists, numbers, numpy scalars/arrays, paths) as compact sorted JSON."""
+    """Serialise ``obj`` (dicts, lists, numbers, numpy scalars/arrays, paths) as compact sorted strict
+    JSON; non-finite numbers are written ``"inf"``, ``"-inf"``, ``"nan"`` (:func:`json_safe`)."""
     try:
-        return json.dumps(obj, sort_keys=True, default=_json_default, separators=(",", ":"))
+        return json.dumps(json_safe(obj), sort_keys=True, default=_json_default, separators=(",", ":"),
+                          allow_nan=False)
     except (TypeError, ValueError) as exc:
         raise SictlError(f"cannot store {obj!r:.80} as JSON: {exc}") from exc
 
@@ -78,7 +116,7 @@ def read_json_attr(obj: h5py.HLObject, name: str, where: str, default: Any = Non
     if isinstance(raw, bytes):
         raw = raw.decode()
     try:
-        return json.loads(raw)
+        return from_json(raw)
     except (TypeError, ValueError) as exc:
         raise SchemaError(
             f"{where}: attribute {obj.name}@{name} is not valid JSON ({exc})",
@@ -130,7 +168,8 @@ def open_input(path: str | os.PathLike) -> Iterator[h5py.File]:
     """Open an HDF5 input for reading (``-`` = stdin), with a clear error for anything unreadable.
 
     Raises:
-        SchemaError: missing, a directory, empty, truncated, or not an HDF5 file.
+        SchemaError: missing, a directory, empty, truncated, or not an HDF5 file; data stored in other
+            files (:func:`check_self_contained`).
     """
     name = display_name(path)
     local = check_input_file(path)
@@ -147,7 +186,42 @@ def open_input(path: str | os.PathLike) -> Iterator[h5py.File]:
             hint="the file was cut short (interrupted copy or full disk?); copy or regenerate it",
         ) from exc
     with handle:
+        check_self_contained(handle, path)
         yield handle
+
+
+def check_self_contained(f: h5py.File, path: str | os.PathLike) -> None:
+    """Refuse a file whose data live in other files: external links, datasets with external storage,
+    virtual datasets. sictl reads only the files it is given (and records their checksums).
+
+    Raises:
+        SchemaError: naming the first such object and the file it points to.
+    """
+    name = display_name(path)
+    hint = "copy the data into the file itself (e.g. h5copy, or h5py: f2[key] = f1[key][()]) and pass that file"
+
+    def visit(key: str, link: Any) -> SchemaError | None:  # a value stops the visit (h5py cannot raise there)
+        if isinstance(link, h5py.ExternalLink):
+            return SchemaError(f"{name}: /{key} is an external link to {link.filename}:{link.path}; "
+                               "sictl reads only the files it is given", hint=hint)
+        if not isinstance(link, h5py.HardLink):
+            return None  # soft links point inside this file, at objects visited under their own name
+        obj = f.get(key)
+        if not isinstance(obj, h5py.Dataset):
+            return None
+        if obj.external:
+            files = ", ".join(sorted({os.fsdecode(entry[0]) for entry in obj.external}))
+            return SchemaError(f"{name}: dataset /{key} stores its values in other files ({files}); "
+                               "sictl reads only the files it is given", hint=hint)
+        if obj.is_virtual:
+            files = ", ".join(sorted({m.file_name for m in obj.virtual_sources()}))
+            return SchemaError(f"{name}: dataset /{key} is a virtual dataset reading {files}; "
+                               "sictl reads only the files it is given", hint=hint)
+        return None
+
+    error = f.visititems_links(visit)
+    if error is not None:
+        raise error
 
 
 # ------------------------------------------------------------------------------------- root attributes
@@ -190,12 +264,15 @@ def write_root_attrs(
 
 
 def check_root(f: h5py.File, path: str | os.PathLike, kind: str) -> None:
-    """Check ``@sictl_kind`` and ``@schema_version`` of an open file.
+    """Check ``@sictl_kind`` and ``@schema_version`` of an open file, and that it is self-contained
+    (:func:`check_self_contained`).
 
     Raises:
-        SchemaError: a foreign file, a file of another kind, or a newer (or invalid) schema version.
+        SchemaError: a foreign file, a file of another kind, a newer (or invalid) schema version, or
+            data stored in other files.
     """
     name = display_name(path)
+    check_self_contained(f, path)
     if "sictl_kind" not in f.attrs:
         raise SchemaError(
             f"{name} has no @sictl_kind attribute: it was not written by sictl",
@@ -257,4 +334,7 @@ def read_provenance(path: str | os.PathLike) -> Provenance:
             raise SchemaError(
                 f"{display_name(path)} has no @sictl_kind attribute: it was not written by sictl"
             )
+        kind = attr_str(f, "sictl_kind")
+        if kind in SCHEMA_VERSION:
+            check_root(f, path, kind)  # the same version check as every reader
         return read_provenance_attrs(f, path)

@@ -8,7 +8,6 @@ training configuration). No pickle anywhere. ``torch`` is imported lazily so tha
 
 from __future__ import annotations
 
-import json
 import os
 import pickle
 from collections.abc import Mapping
@@ -17,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 from sictl import __version__
 from sictl.errors import SchemaError
 from sictl.io._files import atomic_output, check_input_file, display_name
-from sictl.io._h5 import KIND_MAKERS, SCHEMA_VERSION, to_json
+from sictl.io._h5 import KIND_MAKERS, SCHEMA_VERSION, from_json, to_json
 
 if TYPE_CHECKING:
     import torch
@@ -103,7 +102,7 @@ def read_checkpoint_config(path: str | os.PathLike, *, kind: str = "checkpoint")
             hint="upgrade sictl (pip install -U sictl) to read it",
         )
     try:
-        config = json.loads(meta.get("config", "{}"))
+        config = from_json(meta.get("config", "{}"))
     except ValueError as exc:
         raise SchemaError(f"{name}: the 'config' metadata is not valid JSON ({exc})") from exc
     if not isinstance(config, dict):

@@ -14,6 +14,7 @@ import numpy as np
 
 from sictl.errors import SchemaError, ShapeError
 from sictl.io._checks import CHUNK_BYTES
+from sictl.io._files import OutputGroup
 from sictl.io._h5 import (
     check_finite,
     write_attrs,
@@ -76,6 +77,8 @@ class DatasetWriter(AtomicH5Writer):
         compression: ``None`` (default), ``"gzip"`` or ``"lzf"``.
         time_block: for a writer fed by :meth:`append_times`, the snapshots per call: the fields are
             then chunked by :func:`slab_chunks`, so that every call fills whole chunks.
+        group: an :class:`~sictl.io._files.OutputGroup`: the file appears together with the group's
+            other files (``prepare --split``), or not at all.
 
     Trajectories arrive either whole (:meth:`append`: blocks of trajectories, e.g. simulations) or
     as time slabs of every trajectory (:meth:`append_times`: e.g. Markov chains, whose samples come
@@ -92,8 +95,9 @@ class DatasetWriter(AtomicH5Writer):
         n_pairs: int | None = None,
         compression: str | None = None,
         time_block: int | None = None,
+        group: OutputGroup | None = None,
     ) -> None:
-        super().__init__(path)
+        super().__init__(path, group=group)
         self.meta, self.stats = meta, stats
         self._expected, self._expected_pairs, self._compression = n_trajectories, n_pairs, compression
         self._time_block = time_block

@@ -37,7 +37,7 @@ from sictl.io._h5 import (
 )
 
 #: Allowed values of ``@source``.
-SOURCES = ("gaussian-field", "allen-cahn", "navier-stokes", "gmm", "import")
+SOURCES = ("gaussian-field", "allen-cahn", "navier-stokes", "gmm", "import", "ou-pairs")
 #: Allowed normalisation schemes (stored = raw / constant).
 NORMALIZATION_SCHEMES = ("none", "rms")
 #: Default names of the spatial axes.

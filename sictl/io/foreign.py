@@ -34,6 +34,7 @@ import dataclasses
 import json
 import os
 import sys
+import zipfile
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
@@ -43,7 +44,7 @@ import numpy as np
 
 from sictl.errors import SchemaError
 from sictl.io._files import check_input_file, display_name
-from sictl.io._h5 import attr_str, open_input
+from sictl.io._h5 import SCHEMA_VERSION, attr_str, check_root, open_input
 
 __all__ = ["ArraySource", "ForeignArray", "open_foreign", "read_foreign", "load_foreign_array", "FOREIGN_SUFFIXES"]
 
@@ -61,7 +62,7 @@ class ForeignArray:
         data: the array as stored (float32 or float64; integers are converted to float64): an
             :class:`ArraySource` from :func:`open_foreign`, a loaded ``np.ndarray`` from :func:`read_foreign`.
         path: the path given to the reader.
-        kind: ``"npy"``, ``"npz"``, ``"pt"``, ``"h5"``, ``"sictl-samples"`` or ``"sictl-dataset"``.
+        kind: ``"npy"``, ``"npz"``, ``"pt"``, ``"h5"``, ``"sictl-samples"``, ``"sictl-dataset"`` or ``"sictl-forecasts"``.
         key: the key / HDF5 path / index the array was taken from ("" if the file holds one array).
         time: (T,) snapshot times when the file provides them (Navier–Stokes ``.pt``, sictl datasets).
         layout: the layout string when the file defines it (sictl files, the authors' ``.pt``), else None.
@@ -268,8 +269,6 @@ def _where(key: str | None) -> str:
 
 
 def _is_npz(local: str) -> bool:
-    import zipfile
-
     try:
         with zipfile.ZipFile(local) as z:
             return all(n.endswith(".npy") for n in z.namelist())
@@ -317,7 +316,7 @@ def _read_npz(path, local: str, key: str | None) -> ForeignArray:
         raise _fail(path, "holds pickled Python objects, not numeric arrays" if pickled
                     else f"is not a readable .npz file ({exc})",
                     hint="re-save it with numpy.savez as float arrays") from None
-    except (OSError, EOFError) as exc:
+    except (OSError, EOFError, zipfile.BadZipFile) as exc:
         raise _fail(path, f"is not a readable .npz file ({exc})", hint="the file is truncated or corrupt") from None
     if time is not None and (data.ndim < 2 or len(time) != data.shape[1]):
         time = None
@@ -385,10 +384,14 @@ def _datasets(f: h5py.File) -> list[str]:
 
 def _read_h5(path, f: h5py.File, key: str | None) -> ForeignArray:
     kind = attr_str(f, "sictl_kind") if "sictl_kind" in f.attrs else ""
+    if kind in SCHEMA_VERSION:
+        check_root(f, path, kind)  # a newer schema is refused here as by every sictl reader
     if kind == "samples" and key in (None, "samples"):
         return _sictl_samples(path, f)
     if kind == "dataset":
         return _sictl_dataset(path, f, key)
+    if kind == "forecasts" and key in (None, "forecasts"):
+        return _sictl_forecasts(path, f)
     if kind:
         raise _fail(path, f"is a sictl '{kind}' file, which holds no samples",
                     hint="give a samples file (sictl sample) or a dataset file (sictl prepare)")
@@ -414,6 +417,18 @@ def _sictl_samples(path, f: h5py.File) -> ForeignArray:
     attrs = {"sictl_kind": "samples", "normalization_constant": float(f.attrs.get("normalization_constant", 1.0))}
     return ForeignArray(ArraySource(path, ds, _where("samples")), str(path), "sictl-samples", "samples", None,
                         layout, attrs)
+
+
+def _sictl_forecasts(path, f: h5py.File) -> ForeignArray:
+    """A forecasts file (:mod:`sictl.io.forecasts`): data units, layout ``condition member lead channel x[ y]``."""
+    from sictl.io._checks import get_dataset
+
+    ds = get_dataset(f, "forecasts", path, dtype="float32", ndim=(5, 6), shape="(condition, member, lead, C, *spatial)")
+    attrs = {"sictl_kind": "forecasts", "normalization_constant": float(f.attrs.get("normalization_constant", 1.0)),
+             "field": attr_str(f, "field", "u")}
+    lead = f["lead"][()].astype(np.float64) if "lead" in f else None
+    return ForeignArray(ArraySource(path, ds, _where("forecasts")), str(path), "sictl-forecasts", "forecasts", lead,
+                        attr_str(f, "layout") or "condition member lead channel " + " ".join("xyz"[: ds.ndim - 4]), attrs)
 
 
 def _sictl_dataset(path, f: h5py.File, key: str | None) -> ForeignArray:

@@ -18,7 +18,6 @@ import numpy as np
 
 from sictl.errors import SchemaError, ShapeError
 from sictl.io._h5 import (
-    atomic_output,
     check_root,
     display_name,
     open_input,
@@ -27,6 +26,7 @@ from sictl.io._h5 import (
     write_attrs,
     write_root_attrs,
 )
+from sictl.io._writer import h5_output
 
 
 @dataclass(frozen=True, eq=False)
@@ -82,7 +82,7 @@ def write_report(
             raise ShapeError(
                 f"report array {name!r}: need a relative name and a numeric array, got dtype {kind}"
             )
-    with atomic_output(path) as tmp, h5py.File(tmp, "w") as f:
+    with h5_output(path) as f:
         write_root_attrs(f, "report", config=config, inputs=inputs, seed=seed)
         write_attrs(f, {"report": dict(report)})
         group = f.create_group("arrays")

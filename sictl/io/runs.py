@@ -40,6 +40,7 @@ __all__ = [
     "AUX_PREFIX",
     "EMA_PREFIX",
     "DatasetRows",
+    "PairRows",
     "LogWriter",
     "RunCheckpoint",
     "RunPaths",
@@ -301,6 +302,60 @@ class DatasetRows:
         indices = np.asarray(indices, dtype=np.int64)
         return np.concatenate([self.read(int(i), int(i) + 1) for i in indices]) if len(indices) else \
             self._shape(np.zeros((0, *self.sample_shape), np.float32))
+
+    def close(self) -> None:
+        if self._handle is not None and self._handle[0] == os.getpid():
+            self._handle[1].close()
+        self._handle = None
+
+
+class PairRows:
+    """Random access to the forecasting pairs ``pairs/x0``, ``pairs/x1`` of a dataset (``prepare --lag``).
+
+    :meth:`read` returns float32 ``(n, 2, 1, *spatial)``: ``[:, 0]`` the current states x0, ``[:, 1]``
+    the states a lag later. Opened lazily per process, like :class:`DatasetRows`.
+
+    Raises:
+        ConfigError: the file stores no pairs (with the hint to re-run prepare with ``--lag``).
+    """
+
+    def __init__(self, path: str | os.PathLike):
+        self.path = os.fspath(path)
+        self.local = check_input_file(self.path)
+        self._handle: tuple[int, h5py.File] | None = None
+        f = self._file()
+        if "pairs" not in f or "x0" not in f["pairs"] or "x1" not in f["pairs"]:
+            self.close()
+            raise ConfigError(f"{display_name(self.path)} stores no forecasting pairs (/pairs/x0, /pairs/x1)",
+                              hint="re-run `sictl prepare` with --lag K to store (x0, x1) pairs")
+        self.n_samples = int(f["pairs/x0"].shape[0])
+        self.sample_shape = (1, *f["pairs/x0"].shape[1:])
+
+    def _file(self) -> h5py.File:
+        if self._handle is None or self._handle[0] != os.getpid():
+            try:
+                f = h5py.File(self.local, "r", **H5_OPTS)
+            except OSError as exc:
+                raise SchemaError(f"{display_name(self.path)} cannot be opened as HDF5 ({exc})",
+                                  hint="regenerate it with `sictl prepare`") from exc
+            self._handle = (os.getpid(), f)
+        return self._handle[1]
+
+    def read(self, start: int, stop: int) -> np.ndarray:
+        """Pairs ``[start, stop)``: float32 ``(n, 2, 1, *spatial)``."""
+        f = self._file()
+        a = np.asarray(f["pairs/x0"][start:stop], dtype=np.float32)
+        b = np.asarray(f["pairs/x1"][start:stop], dtype=np.float32)
+        check_finite(a, self.path, "/pairs/x0", offset=start)
+        check_finite(b, self.path, "/pairs/x1", offset=start)
+        return np.stack([a, b], axis=1)[:, :, None]
+
+    def read_indices(self, indices: np.ndarray) -> np.ndarray:
+        """The pairs at the given indices (any order), as :meth:`read` shapes them."""
+        indices = np.asarray(indices, dtype=np.int64)
+        if not len(indices):
+            return np.zeros((0, 2, *self.sample_shape), np.float32)
+        return np.concatenate([self.read(int(i), int(i) + 1) for i in indices])
 
     def close(self) -> None:
         if self._handle is not None and self._handle[0] == os.getpid():

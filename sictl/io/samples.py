@@ -15,6 +15,7 @@ import h5py
 import numpy as np
 
 from sictl.errors import ConfigError, SchemaError, ShapeError
+from sictl.io._files import OutputGroup
 from sictl.io._h5 import (
     Provenance,
     attr_str,
@@ -137,6 +138,8 @@ class SamplesWriter(AtomicH5Writer):
         sample_shape: ``(C, *spatial)`` or ``(dim,)``.
         n: expected number of samples (sizes the chunks; checked on close), or None.
         compression: ``None``, ``"gzip"`` or ``"lzf"``.
+        group: an :class:`~sictl.io._files.OutputGroup`: the file appears together with the group's
+            other files, or not at all.
     """
 
     def __init__(
@@ -147,8 +150,9 @@ class SamplesWriter(AtomicH5Writer):
         *,
         n: int | None = None,
         compression: str | None = None,
+        group: OutputGroup | None = None,
     ) -> None:
-        super().__init__(path)
+        super().__init__(path, group=group)
         self.meta = meta
         self.sample_shape = tuple(int(d) for d in sample_shape)
         if not 1 <= len(self.sample_shape) <= 4 or min(self.sample_shape) < 1:
@@ -197,9 +201,9 @@ class SamplesWriter(AtomicH5Writer):
                     hint="give one index into the dataset's pairs/ per sample of the batch",
                 )
             if "condition_index" not in f:
-                f.create_dataset(
+                self._held.append(f.create_dataset(  # held open while writing (sictl.io._writer)
                     "condition_index", shape=(0,), maxshape=(None,), dtype=np.int64, chunks=(4096,)
-                )
+                ))
         for key, value in pieces.items():
             ds = f[key]
             ds.resize(self._count + len(x), axis=0)

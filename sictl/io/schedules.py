@@ -14,7 +14,6 @@ import os
 from dataclasses import dataclass, field
 from typing import Any
 
-import h5py
 import numpy as np
 
 from sictl.errors import SchemaError
@@ -23,6 +22,7 @@ from sictl.io._h5 import (
     attr_str,
     check_root,
     display_name,
+    json_safe,
     open_input,
     read_array,
     read_json_attr,
@@ -30,6 +30,7 @@ from sictl.io._h5 import (
     write_attrs,
     write_root_attrs,
 )
+from sictl.io._writer import h5_output
 
 #: Tabulated columns, in file and export order.
 COLUMNS = ("t", "alpha", "beta", "alpha_dot", "beta_dot", "eps_star")
@@ -152,15 +153,14 @@ def write_schedule(path: str | os.PathLike, table: ScheduleTable) -> None:
         SchemaError: the table violates an invariant (nothing is written).
     """
     validate_schedule(table, "<stdout>" if str(path) == "-" else str(path))
-    with atomic_output(path) as tmp:
-        with h5py.File(tmp, "w") as f:
-            write_root_attrs(f, "schedule", config=table.config, inputs=table.inputs, seed=table.seed)
-            write_attrs(f, {"family": table.family, "params": table.params, "target": table.target})
-            write_attrs(f, {"metrics": table.metrics})
-            for key, value in table.columns().items():
-                f.create_dataset(key, data=value)
-            if table.grid is not None:
-                f.create_dataset("grid", data=np.asarray(table.grid, dtype=np.float64))
+    with h5_output(path) as f:
+        write_root_attrs(f, "schedule", config=table.config, inputs=table.inputs, seed=table.seed)
+        write_attrs(f, {"family": table.family, "params": table.params, "target": table.target})
+        write_attrs(f, {"metrics": table.metrics})
+        for key, value in table.columns().items():
+            f.create_dataset(key, data=value)
+        if table.grid is not None:
+            f.create_dataset("grid", data=np.asarray(table.grid, dtype=np.float64))
 
 
 def read_schedule(path: str | os.PathLike) -> ScheduleTable:
@@ -197,16 +197,8 @@ def read_schedule(path: str | os.PathLike) -> ScheduleTable:
 
 
 def _strict(obj: Any) -> Any:
-    """``obj`` with numpy values made plain and non-finite floats replaced by None (strict JSON)."""
-    if isinstance(obj, dict):
-        return {str(k): _strict(v) for k, v in obj.items()}
-    if isinstance(obj, (list, tuple, np.ndarray)):
-        return [_strict(v) for v in obj]
-    if isinstance(obj, np.generic):
-        obj = obj.item()
-    if isinstance(obj, float) and not np.isfinite(obj):
-        return None
-    return obj
+    """``obj`` as strict JSON: numpy values made plain, non-finite floats written "inf", "-inf", "nan"."""
+    return json_safe(obj)
 
 
 def _metadata(table: ScheduleTable) -> dict[str, Any]:
@@ -233,17 +225,19 @@ def _write_text(path: str | os.PathLike, text: str) -> None:
 
 
 def export_schedule_csv(table: ScheduleTable, path: str | os.PathLike) -> None:
-    """Write the table as CSV (``-`` = stdout): ``# key: JSON`` metadata lines, a header, P rows.
+    """Write the table as CSV (``-`` = stdout): a header, ``# key: JSON`` metadata lines, P rows.
 
     Floats are written with ``repr`` (17 significant digits, exact round trip); infinite endpoint
-    derivatives are written ``inf``/``-inf``. ``pandas.read_csv(path, comment="#")`` reads it back;
-    so does any CSV reader that skips lines starting with ``#``.
+    derivatives are written ``inf``/``-inf``. The header comes first, so
+    ``numpy.genfromtxt(path, names=True, delimiter=",")`` (which takes the first line as names) and
+    ``pandas.read_csv(path, comment="#")`` read it back, as does any CSV reader that skips lines
+    starting with ``#``.
     """
     buf = io.StringIO()
-    for key, value in _metadata(table).items():
-        buf.write(f"# {key}: {json.dumps(value, sort_keys=True, default=str)}\n")
     writer = csv.writer(buf, lineterminator="\n")
     writer.writerow(COLUMNS)
+    for key, value in _metadata(table).items():
+        buf.write(f"# {key}: {json.dumps(value, sort_keys=True, default=str)}\n")
     cols = table.columns()
     for row in zip(*(cols[key] for key in COLUMNS), strict=False):
         writer.writerow([repr(float(v)) for v in row])
@@ -254,8 +248,8 @@ def export_schedule_json(table: ScheduleTable, path: str | os.PathLike) -> None:
     """Write the table as one strict JSON object (``-`` = stdout).
 
     Layout: the metadata keys of the CSV export plus ``"data": {column: [P floats]}``. JSON has no
-    infinity, so a non-finite endpoint value is written ``null``; its sign is that of the column
-    (α̇ ≤ 0; β̇, ε* ≥ 0).
+    infinity, so a non-finite endpoint value is written as the string ``"inf"`` or ``"-inf"``
+    (``numpy.asarray(column, dtype=float)`` reads it back).
     """
     obj = _metadata(table)
     obj["data"] = _strict(table.columns())

@@ -127,6 +127,10 @@ def design_schedule(cfg: DesignConfig) -> tuple[DesignTarget, Design, dict]:
 
 def run(cfg: DesignConfig, outputs: DesignOutputs = DesignOutputs()) -> dict:
     """Design the schedule and write what ``outputs`` asks for. Returns the JSON summary."""
+    from sictl.io import check_distinct
+    from sictl.pipeline.inputs import design_inputs
+
+    check_distinct(design_inputs(cfg), {"-o": outputs.schedule, "--export-path": outputs.export_path, "--plot": outputs.plot})
     target, made, summary = design_schedule(cfg)
     table = schedule_table(made, summary, cfg)
     if outputs.schedule is not None:
@@ -148,13 +152,27 @@ def run(cfg: DesignConfig, outputs: DesignOutputs = DesignOutputs()) -> dict:
     if outputs.plot is not None:
         from sictl.pipeline.plots import schedule_figure
 
-        ts = torch.linspace(1e-4, 1 - 1e-4, 801, dtype=torch.float64)
+        ts = plot_times(made.schedule)
         profiles = {"designed": target.lipschitz_profile(made.schedule, ts),
                     "linear": target.lipschitz_profile(Linear(), ts)}
         schedule_figure(outputs.plot, made.schedule, Linear(), profiles, ts,
                         f"{summary['family']} schedule, target {summary['target'].get('kind')}")
         summary["plot"] = outputs.plot
     return summary
+
+
+def plot_times(schedule, window: float = 1e-13) -> torch.Tensor:
+    """Times that resolve a schedule's fast stretches, for plots: its own table's nodes (refined
+    geometrically near both ends) and times uniform in the log-SNR of it and of linear (where a
+    mixture's transition and linear's Lipschitz peak lie), within [window, 1 − window]."""
+    parts = [design.table_times()]
+    for sched in (schedule, Linear()):
+        try:
+            parts.append(time_grid("logsnr", 1000, window, 1 - window, sched))
+        except (ConfigError, ValueError, RuntimeError, NotImplementedError):
+            pass  # a schedule without a usable log-SNR inverse: its table suffices
+    ts = torch.unique(torch.cat(parts).to(torch.float64))
+    return ts[(ts >= window) & (ts <= 1 - window)]
 
 
 def schedule_table(made: Design, summary: dict, cfg: DesignConfig):

@@ -42,6 +42,10 @@ class DriftSource:
         vp_path: schedules are used on the variance-preserving path with their β (mixtures).
         default_lam: λ_min of a Gaussian target (the ``designed`` schedule's default ratio).
         info: JSON description.
+        conditional: the drift is a point-source (forecasting) drift, ``info["kind"] == "point-source"``:
+            ``build(schedule, condition, source)`` binds it to a batch of conditions (current states,
+            (batch, *sample_shape)); it needs a point-source schedule, and the solver's diffusion is
+            ε = g²/2 (:func:`sictl.core.interpolants.point_source.point_source_diffusion`).
     """
 
     label: str
@@ -54,9 +58,17 @@ class DriftSource:
     vp_path: bool = False
     default_lam: float | None = None
     info: dict = field(default_factory=dict)
+    conditional: bool = False
 
-    def drift(self, schedule: Schedule) -> Drift:
-        return self.build(schedule)  # type: ignore[operator]
+    def drift(self, schedule: Schedule, condition=None, source: str = "state") -> Drift:
+        """The drift under ``schedule``; a conditional source binds it to ``condition`` (one per sample)
+        with the point ``source`` (``state`` or ``zero``)."""
+        if not self.conditional:
+            return self.build(schedule)  # type: ignore[operator]
+        if condition is None:
+            raise ConfigError(f"{self.label} is a forecasting drift: it needs the current states to start from",
+                              hint="give the conditions (e.g. sictl sample --condition FILE)")
+        return self.build(schedule, condition, source)  # type: ignore[operator]
 
 
 def _gaussian_source(path: str, ds, base: str, checksum: str) -> DriftSource:
@@ -105,6 +117,39 @@ def _mixture_source(path: str, mixture: GaussianMixture, base: str, c: float, ch
     )
 
 
+def _forecast_source(path: str, ds, base: str, checksum: str) -> DriftSource:
+    """The exact point-source drift of a dataset of Ornstein–Uhlenbeck pairs (``sictl prepare ou-pairs --lag``)."""
+    import json
+
+    from sictl.core.exact.forecast import OUField
+
+    where = f"{path} @forecast_target"
+    try:
+        spec = json.loads(ds.meta.attrs["forecast_target"])
+        field_ = OUField(**spec["field"])
+        dt = float(spec["dt"])
+    except (ValueError, TypeError, KeyError) as exc:
+        raise SchemaError(f"{where} is not a forecast description ({exc})", hint="regenerate it with `sictl prepare ou-pairs`") from None
+    if spec.get("kind") != "ornstein-uhlenbeck":
+        raise SchemaError(f"{where}: unknown kind {spec.get('kind')!r}", hint="regenerate it with `sictl prepare ou-pairs`")
+    if not ds.meta.pairs_lag:
+        raise ConfigError(f"{path} stores no forecasting pairs, so there is no lag to forecast over",
+                          hint="make it with `sictl prepare ou-pairs --lag 1`")
+    if base not in (None, "white"):
+        raise ConfigError(f"--base {base}: a point-source drift starts from the current state, not from base noise",
+                          hint="drop --base")
+    c = ds.meta.normalization.constant
+    lag = ds.meta.pairs_lag * dt
+    target = field_.forecast(lag, scale=c)  # stored units: the field divided by c
+    grid = target.grid
+    return DriftSource(
+        f"exact:{path}", path, checksum, (1, *grid), lambda s, cond, src: target.drift(s, cond, src),
+        normalization_constant=c, conditional=True,
+        info={"kind": "point-source", "target": "ornstein-uhlenbeck", "field": spec["field"], "lag_time": lag,
+              "lag": ds.meta.pairs_lag, "grid": list(grid), "xi": "white", "normalization_constant": c},
+    )
+
+
 def open_exact_source(path: str, base: str | None = "white") -> DriftSource:
     """An exact drift source from a dataset file (Gaussian field or mixture) or a mixture JSON file."""
     base = base or "white"
@@ -120,6 +165,8 @@ def open_exact_source(path: str, base: str | None = "white") -> DriftSource:
         raise SchemaError(f"{path} is a '{kind}' file; --exact needs a dataset (or a mixture JSON file)",
                           hint="make one with `sictl prepare gaussian-field` or `sictl prepare gmm`")
     ds = read_dataset(path)
+    if "forecast_target" in ds.meta.attrs:
+        return _forecast_source(path, ds, base, checksum)
     if "mixture" in ds.meta.attrs:
         mixture = mixture_from_json(ds.meta.attrs["mixture"], f"{path} @mixture")
         if not ds.meta.vector or ds.meta.sample_shape != (mixture.dim,):
@@ -163,6 +210,8 @@ def open_model_source(path: str, base: str | None = None, *, weights: str = "ema
         raise ConfigError(f"{ck.path} holds no {weights} weights", hint="use --weights raw" if weights == "ema" else "")
     net.load_state_dict(state)
     net = net.to(device)
+    if cfg.get("point_source"):
+        return _point_source_model(ck, str(path), net, weights)
     schedule = checkpoint_schedule(cfg, ck.aux)
     drift = NetworkDrift(net, schedule, checkpoint_base(cfg, ck.aux), cfg["target"])
     native = schedule.inner if isinstance(schedule, VariancePreserving) else schedule
@@ -175,6 +224,31 @@ def open_model_source(path: str, base: str | None = None, *, weights: str = "ema
               "preset": cfg["model"]["preset"], "parameters": cfg["model"]["parameters"],
               "training_schedule": cfg["schedule"]["description"], "data_checksum": cfg["data"]["checksum"],
               "normalization_constant": c},
+    )
+
+
+def _point_source_model(ck, path: str, net, weights: str) -> DriftSource:
+    """A forecasting checkpoint (``train --point-source``) as a conditional drift source."""
+    from sictl.models.point_source import NetworkPointSourceDrift
+    from sictl.pipeline.train_point_source import point_source_noise, point_source_schedule
+
+    cfg = ck.config
+    trained, noise, ps = point_source_schedule(cfg), point_source_noise(cfg, ck.aux), cfg["point_source"]
+    c = float(cfg["data"]["normalization"]["constant"])
+
+    def build(schedule, condition, source):
+        if source != ps["source"]:
+            raise ConfigError(f"the model was trained with the {ps['source']!r} source, not {source!r}",
+                              hint="forecast with the model's own source")
+        return NetworkPointSourceDrift(net, schedule, condition, source, noise)
+
+    return DriftSource(
+        f"model:{path}", path, ck.checksum, tuple(cfg["sample_shape"]), build, normalization_constant=c,
+        native_schedule=trained, conditional=True,
+        info={"kind": "point-source", "target": "model", "weights": weights, "source": ps["source"],
+              "family": ps["family"], "c": ps["c"], "xi": ps["xi"].get("law"), "lag": ps.get("lag"),
+              "preset": cfg["model"]["preset"], "parameters": cfg["model"]["parameters"],
+              "data_checksum": cfg["data"]["checksum"], "normalization_constant": c},
     )
 
 

@@ -23,7 +23,7 @@ import torch
 
 from sictl.core.exact.gmm import GaussianMixture
 from sictl.core.fields import metrics as M
-from sictl.errors import ConfigError, SchemaError, ShapeError, SictlError
+from sictl.errors import ConfigError, SchemaError, ShapeError, SictlError, UsageError
 from sictl.pipeline.evaluate_metrics import METRICS, Inputs, choose_metrics
 from sictl.pipeline.layout import resolve_layout, to_samples
 
@@ -50,11 +50,19 @@ class EvaluateConfig:
     mmd_samples: int = 512
     max_values: int = 4_000_000
     seed: int = 0
+    truth: str | None = None  # forecast mode (sictl/pipeline/evaluate_forecast.py)
+    truth_key: str | None = None
+    truth_layout: str | None = None
 
     def validate(self) -> None:
+        if self.truth is not None:
+            from sictl.pipeline.evaluate_forecast import validate
+
+            return validate(self)
         if (self.reference is None) == (self.reference_spectrum is None):
-            raise ConfigError("give exactly one of --reference and --reference-spectrum",
-                              hint="e.g. --reference train.h5 (a dataset or samples file)")
+            raise (UsageError if self.reference is None else ConfigError)(  # none given: a usage error (exit 2)
+                "give exactly one of --reference and --reference-spectrum",
+                hint="e.g. --reference train.h5 (a dataset or samples file)")
         unknown = [m for m in self.metrics or () if m not in METRICS]
         if unknown:
             raise ConfigError(f"unknown metric {', '.join(map(repr, unknown))}", hint=f"choose among {', '.join(METRICS)}")
@@ -135,13 +143,19 @@ def _finite(s: Loaded, cfg: EvaluateConfig) -> tuple[np.ndarray, int]:
     return keep, count
 
 
-def run(cfg: EvaluateConfig, *, plot_dir: str | None = None, device: str = "cpu") -> tuple[dict, dict]:
+def run(cfg: EvaluateConfig, *, plot_dir: str | None = None, device: str = "cpu",
+        progress=None) -> tuple[dict, dict]:
     """Evaluate. Returns (JSON summary, arrays for the HDF5 report).
 
+    ``progress(done, total)``, if given, is called as the metrics are computed.
     ``device`` is where the metrics' arithmetic runs (Fourier transforms, sorting, projections,
     kernels); inputs are read and random subsets and directions are drawn on the CPU, so the seed
     picks the same ones on every device.
     """
+    if cfg.truth is not None:  # forecasts against the truth
+        from sictl.pipeline.evaluate_forecast import run as run_forecast
+
+        return run_forecast(cfg, plot_dir=plot_dir, device=device)
     cfg.validate()
     started = time.perf_counter()
     from sictl.io import file_checksum
@@ -171,9 +185,11 @@ def run(cfg: EvaluateConfig, *, plot_dir: str | None = None, device: str = "cpu"
     vorticity = cfg.vorticity if cfg.vorticity is not None else (
         dim == 2 and any(f in _VORTICITY_NAMES for f in (s.field, None if ref is None else ref.field) if f))
     inputs = Inputs(x, ref, cfg, gen, vorticity, device, arrays)
-    for name, metric in METRICS.items():
-        if name in chosen:
-            summary["metrics"][name] = metric.compute(inputs)
+    todo = [name for name in METRICS if name in chosen]
+    for done, name in enumerate(todo):
+        if progress is not None:
+            progress(done, len(todo))
+        summary["metrics"][name] = METRICS[name].compute(inputs)
     if plot_dir is not None:
         summary["plots"] = _plots(plot_dir, x, ref, summary["metrics"], arrays)
     summary["inputs"] = {p: file_checksum(p) for p in (cfg.samples, cfg.reference, cfg.reference_spectrum)
@@ -197,7 +213,8 @@ def _plots(plot_dir: str, x, ref: Loaded | None, results: dict, arrays: dict) ->
                               f"{results['spectrum']['relative_error_mean']:.3g}")
         made.append(path)
     path = os.path.join(plot_dir, "samples.png")
-    plots.samples_figure(path, x[:16], "samples")
+    plots.samples_figure(path, x[:16], "samples" if ref is None else "samples (top) and reference (bottom)",
+                         reference=None if ref is None else ref.x[:16])
     made.append(path)
     if "pdf/edges" in arrays:
         path = os.path.join(plot_dir, "pdf.png")
@@ -207,10 +224,16 @@ def _plots(plot_dir: str, x, ref: Loaded | None, results: dict, arrays: dict) ->
     return made
 
 
-def check_outputs(report: str | None, plot_dir: str | None) -> None:
-    """Fail before any work if the report or the plots cannot be written."""
-    from sictl.io import check_writable
+PLOT_FILES = ("spectrum.png", "samples.png", "pdf.png")
 
+
+def check_outputs(report: str | None, plot_dir: str | None, inputs: dict[str, str | None] | None = None) -> None:
+    """Fail before any work if the report or the plots cannot be written, or if one of them is an
+    input (option -> path in ``inputs``) or the other output."""
+    from sictl.io import check_distinct, check_writable
+
+    plots = None if plot_dir is None else [plot_dir, *(os.path.join(plot_dir, name) for name in PLOT_FILES)]
+    check_distinct(inputs or {}, {"-o": report, "--plot": plots})
     if report is not None:
         check_writable(report)
     if plot_dir is not None:

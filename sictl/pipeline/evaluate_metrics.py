@@ -69,7 +69,14 @@ def _reference_power(path: str, sample_shape):
     if fa.kind == "sictl-dataset":
         if "mode_power" not in fa.attrs:
             raise ConfigError(f"{path} stores no per-mode power (stats/mode_power)", hint="use --reference with its samples")
-        return fa.attrs["mode_power"][None], "stored statistics"
+        power = np.asarray(fa.attrs["mode_power"])
+        if power.shape != tuple(sample_shape[1:]):
+            what = "resolution" if power.ndim == len(sample_shape) - 1 else "dimension"
+            raise ShapeError(f"{what} mismatch: the samples are {_grid(sample_shape[1:])} but the reference spectrum "
+                             f"{path} is {_grid(power.shape)}",
+                             hint="give a reference at the samples' resolution (`sictl prepare … --resolution N` "
+                                  "stores a dataset at N points per side)")
+        return power[None], "stored statistics"
     a = np.asarray(fa.data, dtype=np.float64)
     spatial = tuple(sample_shape[1:])
     if a.shape == spatial:
@@ -80,6 +87,10 @@ def _reference_power(path: str, sample_shape):
         return a, "shell spectrum file"
     raise ShapeError(f"{path}: reference spectrum of shape {a.shape} does not fit samples {tuple(sample_shape)}",
                      hint=f"give the per-mode power E|x̂_k|² on the {spatial} FFT grid, or a dataset file")
+
+
+def _grid(shape) -> str:
+    return "×".join(str(int(n)) for n in shape)
 
 
 def _squeeze(t):

@@ -9,7 +9,6 @@ The target answers each question itself (:class:`sictl.core.exact.targets.LabTar
 
 from __future__ import annotations
 
-import os
 import time
 from dataclasses import asdict, dataclass, field
 
@@ -68,13 +67,12 @@ class NamedSchedule:
     info: dict = field(default_factory=dict)
 
 
-def _is_file_spec(spec: str) -> bool:
-    return os.sep in spec or spec.endswith((".h5", ".hdf5")) or os.path.exists(spec)
-
-
 def resolve_schedule(spec: str, target: LabTarget) -> NamedSchedule:
-    """A schedule by name (``designed`` takes a Gaussian target's λ_min) or from a schedule file."""
-    if _is_file_spec(spec):
+    """A schedule by name (``designed`` takes a Gaussian target's λ_min) or from a schedule file
+    (``-`` = stdin)."""
+    from sictl.pipeline.schedule_files import is_schedule_file
+
+    if is_schedule_file(spec):
         from sictl.pipeline.schedule_files import load_schedule
 
         sched, checksum, info = load_schedule(spec)
@@ -84,6 +82,10 @@ def resolve_schedule(spec: str, target: LabTarget) -> NamedSchedule:
 
 def run(cfg: GaussianCheckConfig, output: str | None = None, progress=None) -> dict:
     """Run the check and write the report to ``output`` (``-`` = stdout) if given. Returns the summary."""
+    from sictl.io import check_distinct
+    from sictl.pipeline.inputs import gaussian_check_inputs
+
+    check_distinct(gaussian_check_inputs(cfg), {"-o": output})
     summary, arrays = check(cfg, progress)
     if output is not None:
         from sictl.io import write_report
@@ -113,6 +115,8 @@ def check(cfg: GaussianCheckConfig, progress=None) -> tuple[dict, dict]:
         summary["schedules"][ns.label] = target.schedule_report(ns.schedule, ns.checksum)
 
     combos = [(ns, sv, g, n) for ns in named for sv in cfg.solvers for g in cfg.grids for n in cfg.steps]
+    if progress is not None:
+        progress(0, len(combos))  # the bar shows at once, even when one run (a Monte Carlo one) is long
     for i, (ns, solver_name, grid, steps) in enumerate(combos):
         path = target.path(ns.schedule)
         stochastic = solver_class(solver_name).takes_diffusion

@@ -6,8 +6,8 @@ A layout string names every axis of an array, in order, separated by spaces or c
 =================  ==========================================================================
 role               accepted names
 =================  ==========================================================================
-``traj``           traj, trajectory, walker, chain
-``time``           time, t, step, snapshot
+``traj``           traj, trajectory, walker, chain, condition, cond
+``time``           time, t, step, snapshot, lead
 ``sample``         sample, samples, batch, n, member, ensemble
 ``channel``        channel, c, field, var
 ``x``, ``y``, ``z``  spatial axes (a field has x; x, y; or x, y, z)
@@ -34,6 +34,10 @@ Two conversions, both pure numpy:
 Both take ``drop_last_node=True`` to drop the last point along every spatial axis (the authors'
 Allen–Cahn grids include both end nodes, N + 1 points on a periodic domain): the caller decides.
 
+Forecasts (``sictl evaluate FORECASTS --truth TRUTH``) read the same roles with other names: the
+``traj`` axis is the condition (initial state), ``sample`` the ensemble member and ``time`` the lead;
+:func:`to_ensemble` gives ``(condition, member, lead, C, *spatial)``.
+
 When no layout is given, :func:`resolve_layout` uses the one the file states (sictl files, the
 authors' ``(data, time)`` ``.pt``) or :func:`guess_layout`, which recognises the authors' two layouts
 and common shapes, and otherwise asks for ``--layout``.
@@ -49,11 +53,12 @@ import numpy as np
 
 from sictl.errors import ConfigError, ShapeError
 
-__all__ = ["Layout", "Trajectories", "parse_layout", "guess_layout", "resolve_layout", "to_samples", "to_trajectories"]
+__all__ = ["Layout", "Trajectories", "parse_layout", "guess_layout", "resolve_layout", "to_samples", "to_trajectories",
+           "to_ensemble"]
 
 _NAMES = {
-    "traj": ("traj", "trajectory", "walker", "chain"),
-    "time": ("time", "t", "step", "snapshot"),
+    "traj": ("traj", "trajectory", "walker", "chain", "condition", "cond"),
+    "time": ("time", "t", "step", "snapshot", "lead"),
     "sample": ("sample", "samples", "batch", "n", "member", "ensemble"),
     "channel": ("channel", "c", "field", "var"),
     "x": ("x",),
@@ -64,7 +69,8 @@ _NAMES = {
 _ROLE = {name: role for role, names in _NAMES.items() for name in names}
 _BATCH = ("traj", "time", "sample")
 _SPATIAL = ("x", "y", "z")
-_HINT = 'name every axis, e.g. --layout "traj time x y", "walker sample x", "sample x y" or "sample dim"'
+_HINT = ('name every axis, e.g. --layout "traj time x y", "walker sample x", "sample x y", '
+         '"sample x y channel" or "sample dim"')
 _AC_FILE = re.compile(r"AllenCahn1D_grid(\d+)_samples", re.IGNORECASE)
 
 
@@ -135,7 +141,8 @@ def guess_layout(shape: tuple[int, ...], *, name: str = "", prefer: str | None =
     with shape ``(2(N+1), S, N+1)`` → ``walker sample x``; 1 axis → scalars; 2 axes → ``sample dim`` if
     ``prefer == "vector"`` or the second axis has ≤ 3 entries, else ``sample x``; 3 axes with square
     trailing axes → ``sample x y``, with ``shape[0] == 2 shape[2]`` → ``walker sample x``; 4 axes with
-    square trailing axes → ``sample channel x y`` if ``shape[1] ≤ 4`` else ``traj time x y``.
+    square trailing axes → ``sample channel x y`` if ``shape[1] ≤ 4`` else ``traj time x y``; 4 axes with
+    square middle axes and at most 4 entries last → ``sample x y channel`` (channel-last).
 
     Raises:
         ShapeError: a shape none of the rules covers (the message asks for ``--layout``).
@@ -159,6 +166,8 @@ def guess_layout(shape: tuple[int, ...], *, name: str = "", prefer: str | None =
         return "walker sample x"
     if nd == 4 and shape[2] == shape[3]:
         return "sample channel x y" if shape[1] <= 4 else "traj time x y"
+    if nd == 4 and shape[1] == shape[2] and shape[3] <= 4:
+        return "sample x y channel"  # channel-last images (numpy, TensorFlow, JAX habits)
     raise ShapeError(f"cannot tell the axes of an array of shape {shape}", hint=_HINT)
 
 
@@ -266,3 +275,23 @@ def to_trajectories(array: np.ndarray, layout: Layout | str, *, drop_last_node: 
         out = out[..., None]
     name = lambda a: None if a is None else lay.names[a]  # noqa: E731
     return Trajectories(np.ascontiguousarray(out), lay.vector, name(traj), name(time))
+
+
+def to_ensemble(array: np.ndarray, layout: Layout | str) -> np.ndarray:
+    """Forecasts or truth ``(condition, member, lead, C, *spatial)`` from an array with ``layout``.
+
+    The condition is the ``traj`` axis (``condition``), the member the ``sample`` axis (``member``),
+    the lead the ``time`` axis (``lead``); a missing one has length 1, a field without a channel axis
+    gets C = 1. Only fields (spatial axes) are accepted.
+    """
+    lay = _layout_of(array, layout)
+    if lay.vector:
+        raise ShapeError(f"layout {str(lay)!r} holds vectors; forecasts are scored as fields",
+                         hint='name the spatial axes, e.g. --layout "condition member lead x y"')
+    axes = [lay.axis(r) for r in ("traj", "sample", "time", "channel")]
+    perm = tuple(a for a in axes if a is not None) + lay.spatial
+    out = np.transpose(array, perm)
+    for i, a in enumerate(axes):
+        if a is None:
+            out = np.expand_dims(out, i)
+    return out

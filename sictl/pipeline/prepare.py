@@ -55,9 +55,9 @@ class PrepareOptions:
         if self.resample not in ("spectral", "bilinear"):
             raise ConfigError(f"--resample must be spectral or bilinear, got {self.resample!r}",
                               hint="spectral (Fourier truncation/padding) keeps the large scales exactly")
-        if self.resolution is not None and self.resolution < 2:
-            raise ConfigError(f"--resolution must be ≥ 2, got {self.resolution}",
-                              hint="give the stored grid points per side, e.g. --resolution 64")
+        if self.resolution is not None and (self.resolution < 4 or self.resolution % 2):
+            raise ConfigError(f"--resolution must be an even number ≥ 4 (periodic FFT grids have an even side), "
+                              f"got {self.resolution}", hint="give the stored grid points per side, e.g. --resolution 64")
         if self.split is not None and not (0.0 < self.split < 1.0):
             raise ConfigError(f"--split is the train fraction, strictly between 0 and 1; got {self.split}",
                               hint="e.g. --split 0.9 keeps 90% of the trajectories for training")
@@ -171,13 +171,15 @@ def output_paths(output: str, split: float | None) -> list[str]:
 
 
 def write_prepared(src: SourceData, opts: PrepareOptions, output: str, progress: Progress | None = None,
-                   device: str = "cpu") -> dict:
+                   device: str = "cpu", *, size_check: bool = True) -> dict:
     """Write the dataset file(s) of a source. Returns the JSON summary.
 
     ``device`` is where the statistics' Fourier transforms and the resolution change run (the
-    source's own computation runs where the source was built for).
+    source's own computation runs where the source was built for). The files of ``--split`` appear
+    together or not at all (:class:`~sictl.io.OutputGroup`). ``size_check`` refuses, before any work,
+    files larger than the free disk space (:mod:`sictl.pipeline.budget`; ``--no-size-check``).
     """
-    from sictl.io import DatasetMeta, DatasetWriter, Normalization
+    from sictl.io import DatasetMeta, DatasetWriter, Normalization, output_group
     from sictl.io.scratch import scratch_path
 
     opts.validate()
@@ -212,9 +214,16 @@ def write_prepared(src: SourceData, opts: PrepareOptions, output: str, progress:
     if src.fft_nodes is not None and opts.resolution is not None:
         raise ConfigError("--resolution applies to periodic fields; this source stores grid nodes",
                           hint="simulate at the resolution you need (e.g. --res)")
+    if size_check:
+        from sictl.pipeline.budget import check_disk, prepare_disk_needs
+
+        check_disk(prepare_disk_needs(output, paths, src.n_trajectories, n_times, shape, opts.lag),
+                   f"prepare {src.source} ({src.n_trajectories} trajectories × {n_times} snapshots of shape "
+                   f"{tuple(shape)}, float32, and a scratch copy)",
+                   "store fewer trajectories or snapshots, or write to another disk (-o)")
     stats = [_Stats(shape, src.vector, src.fft_nodes, device) for _ in paths]
     ranges = _ranges(n_train, src.n_trajectories, len(paths))
-    with scratch_path(output, ".raw.h5") as raw:
+    with scratch_path(output, ".raw.h5") as raw, output_group() as group:  # all files appear at the end, or none
         _write_raw(src, opts, raw, meta(Normalization()), shape, stats, ranges, progress, device)
         constant = stats[0].rms if opts.normalize == "rms" else 1.0
         if not (math.isfinite(constant) and constant > 0):
@@ -226,7 +235,7 @@ def write_prepared(src: SourceData, opts: PrepareOptions, output: str, progress:
             n_pairs = (hi - lo) * (n_times - opts.lag) if opts.lag else None
             per_block, slab = readback_plan(hi - lo, n_times, shape, src.time_block)
             with DatasetWriter(path, meta(norm, opts.lag, extra), stats=stats[j].finish(constant),
-                               n_trajectories=hi - lo, n_pairs=n_pairs, time_block=slab) as writer:
+                               n_trajectories=hi - lo, n_pairs=n_pairs, time_block=slab, group=group) as writer:
                 _write_part(writer, raw, lo, hi, constant, opts.lag, per_block, slab)
             st = stats[j].finish(constant)
             outputs.append({
@@ -257,7 +266,13 @@ def _write_raw(src: SourceData, opts: PrepareOptions, raw: str, meta, shape, sta
     done = 0
     with DatasetWriter(raw, meta, n_trajectories=n_total, time_block=src.time_block) as writer:
         for block in src.blocks:
-            block = _resample(np.asarray(block), opts, src.vector, device).astype(np.float32)
+            with np.errstate(over="ignore", invalid="ignore"):  # checked just below, with a better message
+                block = _resample(np.asarray(block), opts, src.vector, device).astype(np.float32)
+            if not np.isfinite(block).all():
+                raise ConfigError(f"prepare {src.source}: the source produced NaN/inf values or values beyond "
+                                  f"float32 ({'snapshots' if by_time else 'trajectories'} {done}+)",
+                                  hint=f"check the options of `sictl prepare {src.source}` (a step too large, "
+                                       "a parameter out of range) or the values of the file imported")
             if by_time:
                 writer.append_times(block)
                 parts = [block[lo:hi] for lo, hi in ranges]

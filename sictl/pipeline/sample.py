@@ -24,7 +24,6 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import json
-import os
 import time
 from dataclasses import asdict, dataclass
 
@@ -83,7 +82,9 @@ class SampleConfig:
 
 
 def _is_file(spec: str) -> bool:
-    return os.sep in spec or spec.endswith((".h5", ".hdf5")) or os.path.exists(spec)
+    from sictl.pipeline.schedule_files import is_schedule_file
+
+    return is_schedule_file(spec)
 
 
 def _schedule(spec: str, source: DriftSource) -> tuple[Schedule, str, dict, bool]:
@@ -102,7 +103,7 @@ def _schedule(spec: str, source: DriftSource) -> tuple[Schedule, str, dict, bool
         return sched, checksum or description_checksum(described), described, True
     if spec.partition(":")[0] == "designed" and source.vp_path and ":" not in spec:
         raise ConfigError("`designed` for a mixture is the mixture-optimal schedule, which comes from a file",
-                          hint="pass a file made by `sictl design-schedule --gmm M,p` (or --gmm-file)")
+                          hint="pass a file made by `sictl design-schedule --gmm M,p` (or `sictl design-schedule --gmm-file F`)")
     sched = make_schedule(spec, default_lam=source.default_lam)
     params = sched.describe()
     described = {"family": params.pop("name"), "params": params}
@@ -275,10 +276,13 @@ def _base_label(cfg: SampleConfig, source: DriftSource) -> str:
     return base.get("spec", "white") if isinstance(base, dict) else "white"
 
 
-def run(cfg: SampleConfig, output: str, *, progress=None, source: DriftSource | None = None) -> dict:
+def run(cfg: SampleConfig, output: str, *, progress=None, source: DriftSource | None = None,
+        size_check: bool = True) -> dict:
     """Sample and write ``output`` (and ``cfg.save_noise``). Returns the JSON summary (on every rank).
 
     ``source`` replaces the drift source that ``cfg.exact`` names (a checkpoint, a test's drift).
+    ``size_check`` refuses, before sampling, files larger than the free disk space and batches larger
+    than the available memory (:mod:`sictl.pipeline.budget`; ``--no-size-check`` turns it off).
     Under ``torchrun`` the batches are shared out by rank (batch i on rank i mod world) and rank 0
     gathers them in order and alone writes: the file equals a one-process run's, since every
     sample's noise depends only on the seed and its index.
@@ -287,20 +291,26 @@ def run(cfg: SampleConfig, output: str, *, progress=None, source: DriftSource | 
 
     info, device = init_from_env(cfg.device)
     try:
-        return _run(dataclasses.replace(cfg, device=device) if info.active else cfg, output, info, progress, source)
+        return _run(dataclasses.replace(cfg, device=device) if info.active else cfg, output, info, progress, source,
+                    size_check)
     finally:
         shutdown(info)
 
 
-def _run(cfg: SampleConfig, output: str, info, progress, source: DriftSource | None) -> dict:
-    from sictl.io import SamplesMeta, SamplesWriter, check_writable
+def _run(cfg: SampleConfig, output: str, info, progress, source: DriftSource | None, size_check: bool = True) -> dict:
+    from sictl.io import SamplesMeta, SamplesWriter, check_distinct, check_writable, output_group
+    from sictl.pipeline.budget import check_sample_size
+    from sictl.pipeline.inputs import sample_inputs
     from sictl.train.distributed import gather_to_main
 
     main = info.is_main
     for path in (output, cfg.save_noise):
         if path is not None and main:
             check_writable(path)
+    check_distinct(sample_inputs(cfg), {"-o": output, "--save-noise": cfg.save_noise})
     p = plan(cfg, source)
+    if size_check and main:
+        check_sample_size(cfg, p.source.sample_shape, p.solver.nfe_per_step, output)
     c = p.source.normalization_constant
     attrs = {"diffusion": cfg.diffusion, "t_min": float(p.ts[0]), "t_max": float(p.ts[-1]), "base": _base_label(cfg, p.source),
              "schedule": cfg.schedule, "drift_schedule": p.drift_schedule, "transfer": p.transfer,
@@ -316,13 +326,15 @@ def _run(cfg: SampleConfig, output: str, info, progress, source: DriftSource | N
     batches = [(start, min(start + cfg.batch_size, cfg.n)) for start in range(0, cfg.n, cfg.batch_size)]
     total, done, nfe, bad = steps * len(batches), 0, 0, 0
     started = time.perf_counter()
-    with contextlib.ExitStack() as stack:  # both files are renamed into place only if all went well
-        writer = stack.enter_context(SamplesWriter(output, meta, p.source.sample_shape, n=cfg.n)) if main else None
+    with contextlib.ExitStack() as stack:  # both files are renamed into place together, only if all went well
+        group = stack.enter_context(output_group())
+        writer = stack.enter_context(SamplesWriter(output, meta, p.source.sample_shape, n=cfg.n, group=group)) if main else None
         noise_writer = None
         if cfg.save_noise and main:
             nmeta = SamplesMeta(drift_source="base-noise", solver="none", steps=0, attrs={
                 "base": _base_label(cfg, p.source), "noise_block": NOISE_BLOCK, "exact": p.source.label}, config=asdict(cfg), seed=cfg.seed)
-            noise_writer = stack.enter_context(SamplesWriter(cfg.save_noise, nmeta, p.source.sample_shape, n=cfg.n))
+            noise_writer = stack.enter_context(SamplesWriter(cfg.save_noise, nmeta, p.source.sample_shape, n=cfg.n,
+                                                             group=group))
         for first in range(0, len(batches), info.world):  # one batch per rank per round
             mine, result = first + info.rank, None
             if mine < len(batches):

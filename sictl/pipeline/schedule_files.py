@@ -3,6 +3,8 @@ table is checked against them); anything else is the table itself, interpolated 
 
 from __future__ import annotations
 
+import os
+
 import numpy as np
 import torch
 
@@ -37,10 +39,16 @@ def schedule_from_table(table, label: str) -> Schedule:
     return sched
 
 
-def load_schedule(path: str) -> tuple[Schedule, str | None, dict]:
-    """Read a schedule file: (schedule, checksum, {"family", "params"})."""
+def is_schedule_file(spec: str) -> bool:
+    """Whether a ``--schedule``-like value names a file rather than a schedule of the registry: ``-``
+    (stdin), a path with a directory, an ``.h5``/``.hdf5`` name, or an existing file."""
+    return spec == "-" or os.sep in spec or spec.endswith((".h5", ".hdf5")) or os.path.exists(spec)
+
+
+def load_schedule(path: str) -> tuple[Schedule, str, dict]:
+    """Read a schedule file (``-`` = stdin): (schedule, checksum of its bytes, {"family", "params"})."""
     from sictl.io import file_checksum, read_schedule
 
     table = read_schedule(path)
-    checksum = file_checksum(path) if path != "-" else None
-    return schedule_from_table(table, path), checksum, {"family": table.family, "params": table.params}
+    return (schedule_from_table(table, "<stdin>" if path == "-" else path), file_checksum(path),
+            {"family": table.family, "params": table.params})

@@ -15,7 +15,7 @@ from torch import Tensor
 from sictl.core.exact import two_mode
 from sictl.core.exact.targets import DesignTarget, GaussianTarget, MixtureTarget, TwoModeTarget
 from sictl.core.fields import spectra
-from sictl.errors import ConfigError
+from sictl.errors import ConfigError, UsageError
 
 __all__ = ["build_target", "white_base_variance", "GaussianTarget", "TwoModeTarget", "MixtureTarget"]
 
@@ -67,16 +67,16 @@ def build_target(cfg) -> DesignTarget:
     given = [bool(cfg.ratios), cfg.matern is not None, getattr(cfg, "spectrum", None) is not None,
              getattr(cfg, "data", None) is not None, cfg.gmm is not None, gmm_file is not None]
     if sum(given) != 1:
-        raise ConfigError(
-            "give exactly one target: --ratio, --matern, --spectrum/--data, --gmm or --gmm-file",
-            hint="e.g. --matern 64, or --ratio 1e-4",
-        )
+        flags = _target_flags(cfg)
+        raise (UsageError if not any(given) else ConfigError)(  # none given: a usage error (exit 2)
+            f"give exactly one target: {', '.join(flags[:-1])} or {flags[-1]}", hint="e.g. --matern 64, or --ratio 1e-4")
     if gmm_file is not None:
         return _mixture_file_target(gmm_file, cfg.base, getattr(cfg, "mc_samples", 2048), getattr(cfg, "seed", 0))
     if cfg.ratios:
         if cfg.base != "white":
             raise ConfigError(f"--base {cfg.base} does not apply to --ratio: a ratio λ is already target/base per mode",
-                              hint="drop --base, or give the target's power with --data/--spectrum FILE and the base with --base")
+                              hint=f"drop --base, or give the target's power with {_spectrum_flags(cfg)} FILE "
+                                   "and the base with --base")
         lam = torch.tensor(cfg.ratios, dtype=torch.float64)
         if not bool(torch.isfinite(lam).all()) or not bool((lam > 0).all()):
             raise ConfigError(f"every ratio λ must be > 0 and finite, got {list(cfg.ratios)}", hint="e.g. --ratio 1e-4")
@@ -103,11 +103,22 @@ def build_target(cfg) -> DesignTarget:
     name, _, arg = cfg.base.partition(":")
     if name != "white":
         raise ConfigError(f"--base {cfg.base} does not apply to --gmm: its components share the base covariance σ0² I",
-                          hint="use --base white or white:σ0; a spectral base needs a field target (--data/--spectrum)")
+                          hint=f"use --base white or white:σ0; a spectral base needs a field target ({_spectrum_flags(cfg)})")
     sigma0 = _white_std(arg)
     info = None if not arg else {"M_given": vals[0], "base": f"white, std {sigma0}", "note": "M = M_given/σ0 (base units)"}
     two_mode.check_two_mode(vals[0], p)
     return TwoModeTarget(vals[0] / sigma0, p, info=info)
+
+
+def _spectrum_flags(cfg) -> str:
+    """The options of this command that name a dataset's spectrum as the target (``--data`` is design-schedule's)."""
+    return "--data/--spectrum" if hasattr(cfg, "data") else "--spectrum"
+
+
+def _target_flags(cfg) -> list[str]:
+    """The target options this command has, so that messages name only real options."""
+    flags = ["--ratio", "--matern", _spectrum_flags(cfg), "--gmm"]
+    return flags + (["--gmm-file"] if hasattr(cfg, "gmm_file") else [])
 
 
 def _spectral_base(base: str, power: Tensor, what: str) -> tuple[Tensor, str]:

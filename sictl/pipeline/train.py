@@ -41,7 +41,7 @@ _EMPTY = 1e-12
 #: Options that must be unchanged on --resume (they change the weights); the rest may change.
 COMPARED = ("field", "schedule", "base", "target", "model", "channels", "mults", "attention", "steps", "batch_size",
             "lr", "warmup", "lr_final", "weight_decay", "clip", "ema", "t_min", "t_max", "memory_budget", "seed",
-            "precision")
+            "precision", "point_source", "sigma_scale", "weighted_loss")
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -76,6 +76,9 @@ class TrainConfig:
     seed: int = 0
     device: str = "cpu"
     precision: str = "fp32"
+    point_source: str | None = None
+    sigma_scale: float = 1.0
+    weighted_loss: bool = False
 
     def validate(self) -> None:
         def need(ok: bool, message: str, hint: str) -> None:
@@ -101,6 +104,14 @@ class TrainConfig:
              (self.val_every is None or self.val_every >= 1),
              "--checkpoint-every, --log-every, --val-every and --val-n must be ≥ 1", "e.g. --checkpoint-every 1000")
         need(self.memory_budget > 0, f"--memory-budget must be > 0 MiB, got {self.memory_budget}", "e.g. --memory-budget 1024")
+        need(self.point_source in (None, "zero", "state"), f"--point-source must be zero or state, got {self.point_source!r}",
+             "zero learns the increment x1 − x0; state starts from the current state")
+        need(self.sigma_scale > 0 and math.isfinite(self.sigma_scale), f"--sigma-scale must be > 0, got {self.sigma_scale}",
+             "σ(t) = c(1 − t): e.g. --sigma-scale 1")
+        need(self.point_source is None or self.target == "velocity", "--point-source learns the drift: --target velocity",
+             "drop --target denoiser")
+        need(self.point_source is not None or not self.weighted_loss, "--weighted-loss needs --point-source",
+             "the (1 − t) weight is for the point-source objective")
         need(self.val is not None or self.val_every is None, "--val-every needs --val FILE", "give the held-out dataset with --val")
 
     def compared(self) -> dict:
@@ -205,7 +216,7 @@ def _schedule(cfg: TrainConfig, default_lam: float | None, vector: bool) -> tupl
     return (variance_preserving(sched) if vector else sched), aux, info
 
 
-def _model(cfg: TrainConfig, shape: tuple[int, ...]) -> tuple[torch.nn.Module, dict]:
+def _model(cfg: TrainConfig, shape: tuple[int, ...], cond_channels: int = 0) -> tuple[torch.nn.Module, dict]:
     from sictl.models import count_parameters, make_model
 
     overrides = {"channels": cfg.channels}
@@ -218,7 +229,7 @@ def _model(cfg: TrainConfig, shape: tuple[int, ...]) -> tuple[torch.nn.Module, d
             raise ConfigError(f"--{key} {text!r}: expected comma-separated integers", hint="e.g. --mults 1,2,2 --attention -1") from None
     torch.manual_seed(cfg.seed)
     try:
-        model = make_model(cfg.model, shape, **overrides)
+        model = make_model(cfg.model, shape, cond_channels=cond_channels, **overrides)
     except ValueError as exc:
         raise ConfigError(f"--model {cfg.model} does not fit the data {shape}: {exc}",
                           hint="choose tiny/small/medium, fewer levels (--mults) or a grid divisible by 2^(levels-1)") from None
@@ -229,6 +240,10 @@ def _model(cfg: TrainConfig, shape: tuple[int, ...]) -> tuple[torch.nn.Module, d
 def _setup(cfg: TrainConfig) -> _Setup:
     from sictl.io import file_checksum
 
+    if cfg.point_source is not None:
+        from sictl.pipeline.train_point_source import point_source_setup
+
+        return point_source_setup(cfg)
     ds, reader, field = _dataset(cfg)
     nodes = ds.meta.attrs.get("fft_nodes")
     stored = tuple(ds.meta.sample_shape)

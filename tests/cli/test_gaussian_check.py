@@ -144,7 +144,6 @@ def test_report_file_written(tmp_path):
         (["--ratio", "0.1", "--solvers", "rk5"], "unknown solver"),
         (["--ratio", "0.1", "--schedules", "wiggly"], "unknown schedule"),
         (["--ratio", "0.1", "--matern", "32"], "exactly one target"),
-        (["--steps", "4"], "exactly one target"),
         (["--gmm", "10,1.5"], "(0, 1)"),
     ],
 )

@@ -150,7 +150,6 @@ def test_gmm_from_a_json_spec(tmp_path):
         (["gaussian-field", "--n", "4", "--lag", "1"], "--lag"),
         (["gaussian-field", "--n", "1", "--split", "0.5"], "empty"),
         (["gmm", "--weights", "0.6,0.6", "--means", "1;-1", "--n", "5"], "sum"),
-        (["gmm", "--n", "5"], "exactly one"),
         (["gmm", "--spec", "/nonexistent/mix.json", "--n", "5"], "cannot read"),
         (["gmm", "--two-mode", "a,b", "--n", "5"], "--two-mode"),
         (["navier-stokes", "--precision", "float16"], "--precision"),

@@ -24,6 +24,7 @@ SOURCE_RUNS = {
     "allen-cahn": ["--res", "8", "--chains", "4", "--samples-per-chain", "3", "--burn-in", "10", "--thin", "2"],
     "navier-stokes": ["--res", "32", "--store-res", "16", "--trajectories", "2", "--snapshots", "2",
                       "--snapshot-dt", "0.1", "--burn-in", "0.1", "--dt", "0.01"],
+    "ou-pairs": ["--res", "8", "--n", "4", "--snapshots", "3", "--lag", "1"],
     "import": [],  # the file is made by the test
 }
 CUDA = torch.cuda.is_available()

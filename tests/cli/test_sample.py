@@ -205,7 +205,6 @@ def test_same_seed_same_samples_for_any_batch_size_and_prefixes(tmp_path):
     (["--exact", "{data}", "--noise", "{data}"], "'dataset' file"),
     (["--exact", "{mix}", "--schedule", "designed"], "mixture-optimal"),
     (["--exact", "{mix}", "--base", "spectral"], "white"),
-    (["--schedule", "linear"], "--exact"),
 ])
 def test_bad_input_one_line_error_and_no_output(tmp_path, args, needle):
     from sictl.io.fixtures import write_tiny_schedule

@@ -171,7 +171,8 @@ def test_export_json_strict(tmp_path, fake_stdout):
     export_schedule_json(table, "-")
     obj = json.loads(out.buffer.getvalue(), parse_constant=lambda c: pytest.fail(f"non-strict {c}"))
     assert obj["columns"] == list(COLUMNS)
-    assert obj["data"]["beta_dot"][0] is None  # +inf endpoint
+    assert obj["data"]["beta_dot"][0] == "inf"  # +inf endpoint: strict JSON spells it "inf"
+    assert np.asarray(obj["data"]["beta_dot"], dtype=float)[0] == np.inf
     np.testing.assert_array_equal(np.array(obj["data"]["beta_dot"][1:]), table.beta_dot[1:])
     np.testing.assert_array_equal(np.array(obj["data"]["t"]), table.t)
     assert obj["metrics"] == table.metrics

@@ -201,6 +201,10 @@ def kinetic_energy(schedule: Schedule, ratios, weights=None) -> float:
     return float((qw * (mult * a * a * d).sum(1)).sum())
 
 
+#: modes per batched run of a stochastic solver, times (steps + 1) rows: bounds its memory
+_CHAIN_ELEMENTS = 1 << 22
+
+
 def generated_variance(
     solver: Solver, schedule: Schedule, target_var: Tensor, ts: Tensor, base_var: Tensor | float = 1.0
 ) -> tuple[Tensor, int]:
@@ -208,8 +212,12 @@ def generated_variance(
 
     The real step functions are run on the exact linear drift. For an ODE solver the output is
     G_k z_k, so the variance is μ_k G_k² with G_k the solver's gain (the state x = 1 is stepped).
-    For Euler–Maruyama each step is x ↦ g x + n with n ~ N(0, q): g is the step of x = 1 with zero
-    noise and q the square of the step of x = 0 with noise √μ_k; v ← g² v + q from v = μ_k.
+    A stochastic solver is linear in (z, n_0, …, n_{K−1}), the base draw and the K step noises (each
+    N(0, μ_k)): one batched run whose row 0 starts at √μ_k with no noise and whose row j + 1 starts at 0
+    with noise √μ_k at step j only gives the coefficients, and the variance is their sum of squares.
+    The rows run through the one integration loop together, so multistep memory (``sde-expint2``: the
+    previous step's denoiser, evaluated at the noisy state) is carried exactly. Modes are run in
+    chunks of at most ``_CHAIN_ELEMENTS / (K + 1)``.
 
     Args:
         target_var: (K,) λ_k.  ts: time grid.  base_var: μ_k (scalar or (K,)).
@@ -219,14 +227,24 @@ def generated_variance(
     """
     lam = torch.as_tensor(target_var, dtype=torch.float64)
     mu = torch.as_tensor(base_var, dtype=torch.float64).expand_as(lam)
-    drift = DiagonalGaussianDrift(schedule, lam, mu)
     if not solver.needs_score:  # an ODE solver (or em without diffusion): the state is scaled by the gain
-        gain, nfe = integrate(drift, solver, torch.ones_like(lam), ts)
+        gain, nfe = integrate(DiagonalGaussianDrift(schedule, lam, mu), solver, torch.ones_like(lam), ts)
         return mu * gain**2, nfe
-    var, nfe = mu.clone(), 0
-    times = [float(t) for t in ts]
-    for t0, t1 in zip(times[:-1], times[1:]):
-        g = solver.step(drift, t0, t1, torch.ones_like(lam), {}, noise=torch.zeros_like(lam))
-        q = solver.step(drift, t0, t1, torch.zeros_like(lam), {}, noise=mu.sqrt()) ** 2
-        var, nfe = g * g * var + q, nfe + solver.nfe_per_step
-    return var, nfe
+    rows = len(ts)
+    flat_lam, flat_mu = lam.reshape(-1), mu.reshape(-1)
+    chunk = max(1, _CHAIN_ELEMENTS // rows)
+    parts, nfe = [], 0
+    for start in range(0, flat_lam.numel(), chunk):
+        part_lam, root = flat_lam[start : start + chunk], flat_mu[start : start + chunk].sqrt()
+        x = torch.zeros(rows, part_lam.numel(), dtype=torch.float64)
+        x[0] = root
+
+        def noises(i, root=root, x=x):
+            z = torch.zeros_like(x)
+            z[i + 1] = root
+            return z
+
+        drift = DiagonalGaussianDrift(schedule, part_lam, flat_mu[start : start + chunk])
+        out, nfe = integrate(drift, solver, x, ts, noises=noises)
+        parts.append((out**2).sum(0))
+    return torch.cat(parts).reshape(lam.shape), nfe

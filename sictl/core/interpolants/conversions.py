@@ -19,7 +19,7 @@ from collections.abc import Callable
 import torch
 from torch import Tensor
 
-from sictl.core.interpolants.schedules import Schedule, ScheduleValues, as_time
+from sictl.core.interpolants.base import Schedule, ScheduleValues, as_time
 
 Precision = Callable[[Tensor], Tensor] | None
 
@@ -39,6 +39,7 @@ __all__ = [
     "eps_star",
     "follmer_g2",
     "point_source_score",
+    "retuned_drift",
 ]
 
 
@@ -123,9 +124,17 @@ def optimal_diffusion(schedule: Schedule, t: float | Tensor) -> Tensor:
     return torch.where(v.beta > 0, first - aad, torch.full_like(t, math.inf))
 
 
-def follmer_g2(t: Tensor, v: ScheduleValues, sigma: Tensor, sigma_dot: Tensor) -> Tensor:
-    """Föllmer coefficient g_F²(t) = 2tσ(β̇σ − βσ̇)/β − σ² (arXiv 2403.13724)."""
-    return 2 * t * sigma * (v.beta_dot * sigma - v.beta * sigma_dot) / v.beta - sigma * sigma
+def follmer_g2(t: Tensor, v: ScheduleValues, sigma: Tensor, sigma_dot: Tensor, *, beta_order: Tensor | None = None,
+               sigma_rate: Tensor | None = None) -> Tensor:
+    """Föllmer coefficient g_F²(t) = 2tσ(β̇σ − βσ̇)/β − σ² of a point-source schedule (arXiv 2403.13724, eq. 13).
+
+    Written as σ²(2r − 1) − 2t σσ̇ with r = tβ̇/β. ``beta_order`` (r) and ``sigma_rate`` (σσ̇) may be
+    given where they are known in closed form: r has a finite limit at t = 0 (where β = 0) and σσ̇ stays
+    finite where σ̇ does not (σ = c√(1 − t) at t = 1), so g_F² is then exact on the closed interval.
+    """
+    r = t * v.beta_dot / v.beta if beta_order is None else beta_order
+    rate = sigma * sigma_dot if sigma_rate is None else sigma_rate
+    return sigma * sigma * (2 * r - 1) - 2 * t * rate
 
 
 def point_source_score(
@@ -138,3 +147,10 @@ def point_source_score(
     a = 1.0 / (t * sigma * (v.beta_dot * sigma - v.beta * sigma_dot))
     c = v.beta_dot * x + (v.beta * v.alpha_dot - v.beta_dot * v.alpha) * x0
     return a * (v.beta * b - c)
+
+
+def retuned_drift(b: Tensor, score: Tensor, g2: Tensor | float, sigma2: Tensor | float) -> Tensor:
+    """b^g = b + ½(g² − σ²) s: the drift of dX = b^g dt + g dW with the marginals of dX = b dt + σ dW
+    (arXiv 2403.13724, eq. 8). ``score`` is the (preconditioned) score at the same (t, x); g = 0 gives the
+    probability-flow velocity b − ½σ² s."""
+    return b + 0.5 * (g2 - sigma2) * score

@@ -1,7 +1,9 @@
 """Interpolation schedules: α(t), β(t) and their time derivatives.
 
 Convention (docs/math.md): ``x_t = α(t) z + β(t) x1`` with α(0) = β(1) = 1, α(1) = β(0) = 0, α̇ < 0 < β̇.
-Point-source schedules (forecasting) add ``σ(t) √t ξ`` with σ(1) = 0 (arXiv 2403.13724).
+Point-source schedules (forecasting) add ``σ(t) √t ξ`` with σ(1) = 0 (arXiv 2403.13724); they are defined in
+:mod:`sictl.core.interpolants.point_source` and registered here. The interface (:class:`ScheduleValues`,
+:class:`Schedule`, :func:`as_time`) is :mod:`sictl.core.interpolants.base`, re-exported here.
 
 Each schedule is one small frozen dataclass whose ``__call__(t)`` returns :class:`ScheduleValues`.
 ``t`` may be a python float or a tensor of any shape; values are returned as float64 tensors of the
@@ -14,12 +16,13 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
-from typing import NamedTuple
 
 import torch
 from torch import Tensor
 
+from sictl.core.interpolants.base import Schedule, ScheduleValues, as_time
 from sictl.core.interpolants.hermite import hermite, hermite_derivative
+from sictl.core.interpolants.point_source import POINT_SOURCE_BETAS, POINT_SOURCE_FAMILIES, PointSource
 from sictl.errors import ConfigError
 
 __all__ = [
@@ -38,75 +41,6 @@ __all__ = [
     "make_schedule",
     "as_time",
 ]
-
-
-class ScheduleValues(NamedTuple):
-    """α, β, α̇, β̇ at the requested times (each with the shape of ``t``)."""
-
-    alpha: Tensor
-    beta: Tensor
-    alpha_dot: Tensor
-    beta_dot: Tensor
-
-
-def as_time(t: float | Tensor) -> Tensor:
-    """Turn ``t`` into a floating tensor (float64 for python numbers and integer tensors)."""
-    if isinstance(t, Tensor):
-        return t if t.is_floating_point() else t.to(torch.float64)
-    return torch.tensor(t, dtype=torch.float64)
-
-
-class Schedule:
-    """Base class. Subclasses implement :meth:`__call__`; the rest is derived from it."""
-
-    name: str = "schedule"
-
-    def __call__(self, t: float | Tensor) -> ScheduleValues:  # pragma: no cover - abstract
-        raise NotImplementedError
-
-    def half_square_rates(self, t: float | Tensor) -> tuple[Tensor, Tensor]:
-        """(α α̇, β β̇) = (½ d(α²)/dt, ½ d(β²)/dt).
-
-        These stay finite where α̇ or β̇ blow up (the designed schedule at t = 0 and 1), so the
-        exact Gaussian drift rate can be evaluated on the closed interval. Subclasses with
-        singular derivatives override this.
-        """
-        v = self(t)
-        return v.alpha * v.alpha_dot, v.beta * v.beta_dot
-
-    def log_snr(self, t: float | Tensor) -> Tensor:
-        """ℓ(t) = log(β/α), increasing from −∞ (t = 0) to +∞ (t = 1)."""
-        v = self(t)
-        return torch.log(v.beta) - torch.log(v.alpha)
-
-    def time_at_log_snr(self, ell: Tensor) -> Tensor:
-        """Inverse of :meth:`log_snr`: the t with log(β/α)(t) = ℓ, elementwise.
-
-        Generic version: safeguarded bisection (the log-SNR is increasing), 200 halvings or until
-        the bracket stops shrinking in float64. Schedules with a closed inverse override this.
-        """
-        ell = torch.as_tensor(ell, dtype=torch.float64)
-        lo, hi = torch.zeros_like(ell), torch.ones_like(ell)
-        for _ in range(200):
-            mid = 0.5 * (lo + hi)
-            if bool(((mid == lo) | (mid == hi)).all()):
-                break
-            below = self.log_snr(mid) < ell
-            lo, hi = torch.where(below, mid, lo), torch.where(below, hi, mid)
-        return 0.5 * (lo + hi)
-
-    def at_log_snr(self, ell: Tensor) -> tuple[Tensor, ScheduleValues]:
-        """(t, values at t) for the t where log(β/α) = ℓ.
-
-        Schedules override this to compute α and β from ℓ directly: near t = 1 the value 1 − t is
-        lost to rounding when t is formed first, and the transfer formula needs α accurately there.
-        """
-        t = self.time_at_log_snr(ell)
-        return t, self(t)
-
-    def describe(self) -> dict:
-        """JSON-friendly description: ``{"name": ..., **parameters}``."""
-        return {"name": self.name}
 
 
 @dataclass(frozen=True)
@@ -265,49 +199,6 @@ class DesignedPair(Schedule):
         return {"name": self.name, "lam_lo": self.lam_lo, "lam_hi": self.lam_hi}
 
 
-# β(t) and β̇(t) of the point-source families (arXiv 2403.13724; docs/math.md, "Schedules").
-POINT_SOURCE_BETAS = {
-    "lin-beta": (lambda t: t.clone(), lambda t: torch.ones_like(t)),
-    "beta-t2": (lambda t: t * t, lambda t: 2 * t),
-    "beta-2t2": (lambda t: 2 * t * t / (t + 1), lambda t: (2 * t * t + 4 * t) / (t + 1) ** 2),
-    "beta-3t2": (lambda t: 3 * t * t / (2 * t + 1), lambda t: (6 * t * t + 6 * t) / (2 * t + 1) ** 2),
-}
-
-
-@dataclass(frozen=True)
-class PointSource(Schedule):
-    """Point-source interpolant x_t = α x0 + β x1 + σ √t ξ with α = 1 − t and σ = c (1 − t).
-
-    ``family`` is one of :data:`POINT_SOURCE_BETAS`. :meth:`sigma` gives (σ, σ̇).
-    """
-
-    family: str = "beta-t2"
-    c: float = 1.0
-    name: str = field(default="point-source", init=False)
-
-    def __post_init__(self):
-        if self.family not in POINT_SOURCE_BETAS:
-            raise ConfigError(
-                f"unknown point-source family {self.family!r}",
-                hint=f"choose one of {', '.join(POINT_SOURCE_BETAS)}",
-            )
-        if not (math.isfinite(self.c) and self.c > 0):
-            raise ConfigError(f"point-source noise scale c must be > 0, got {self.c!r}")
-
-    def __call__(self, t):
-        t = as_time(t)
-        beta_fn, dbeta_fn = POINT_SOURCE_BETAS[self.family]
-        return ScheduleValues(1 - t, beta_fn(t), -torch.ones_like(t), dbeta_fn(t))
-
-    def sigma(self, t: float | Tensor) -> tuple[Tensor, Tensor]:
-        """(σ(t), σ̇(t)) = (c (1 − t), −c)."""
-        t = as_time(t)
-        return self.c * (1 - t), torch.full_like(t, -self.c)
-
-    def describe(self):
-        return {"name": self.family, "c": self.c}
-
-
 @dataclass(frozen=True)
 class VariancePreserving(Schedule):
     """The variance-preserving path with the β of another schedule: α = √(1 − β²).
@@ -442,7 +333,7 @@ SCHEDULES: dict[str, type[Schedule]] = {
     "linear": Linear,
     "trig": Trig,
     "designed": Designed,
-    **{family: PointSource for family in POINT_SOURCE_BETAS},
+    **{family: PointSource for family in POINT_SOURCE_FAMILIES},
 }
 
 
@@ -451,7 +342,8 @@ def make_schedule(spec: str, *, default_lam: float | None = None) -> Schedule:
 
     ``linear``, ``trig``, ``designed:λ`` (or ``designed`` with ``default_lam``), ``designed:λ_lo:λ_hi``
     (:class:`DesignedPair`, ratios on both sides of 1), and the point-source
-    families ``lin-beta``, ``beta-t2``, ``beta-2t2``, ``beta-3t2`` optionally with ``:c``.
+    families ``lin-beta``, ``beta-t2``, ``beta-2t2``, ``beta-3t2``, ``follmer-g-1``, ``g-sqrt1-t`` optionally
+    with ``:c`` (σ's scale).
     Schedule *files* are opened by the io layer and wrapped in :class:`Tabulated`.
     """
     name, _, arg = spec.partition(":")

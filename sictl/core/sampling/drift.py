@@ -59,6 +59,14 @@ class Drift:
         the laws are in :mod:`sictl.core.sampling.noise`)."""
         return WhiteNoise().sample(shape, generator=generator, like=like)
 
+    def sample_noise(self, shape: tuple[int, ...], *, generator: torch.Generator | None, like: Tensor) -> Tensor:
+        """The Gaussian increment n ~ N(0, C0) of one stochastic step (the SDE's noise is √(2ε) C0^{1/2} dW).
+
+        For a Gaussian base it is a base draw (:meth:`sample_base`); a drift whose process starts elsewhere
+        (a point source: :class:`sictl.core.sampling.point_source.PointSourceDrift`) overrides it.
+        """
+        return self.sample_base(shape, generator=generator, like=like)
+
 
 class TransferredDrift(Drift):
     """A drift defined under one schedule, evaluated under another by SNR matching (§3 transfer)."""
@@ -74,6 +82,9 @@ class TransferredDrift(Drift):
 
     def sample_base(self, shape, *, generator, like):
         return self.source.sample_base(shape, generator=generator, like=like)
+
+    def sample_noise(self, shape, *, generator, like):
+        return self.source.sample_noise(shape, generator=generator, like=like)
 
 
 class CountingDrift(Drift):
@@ -96,6 +107,9 @@ class CountingDrift(Drift):
 
     def sample_base(self, shape, *, generator, like):
         return self.inner.sample_base(shape, generator=generator, like=like)
+
+    def sample_noise(self, shape, *, generator, like):
+        return self.inner.sample_noise(shape, generator=generator, like=like)
 
 
 VelocityFn = Callable[[Tensor, Tensor], Tensor]

@@ -49,7 +49,7 @@ so ε*/α² = dℓ/dt) K = κh: κ = 1 is SDE-DPM-Solver++(1) (x1 = (α1/α0) e^
 α1 √(1 − e^{−2h}) ξ), exact in K. For a general ε, K = ∫ κ dℓ with κ = ε/ε* is computed by 8-point
 Gauss–Legendre in ℓ (exact for κ constant). ``sde-expint2`` adds the previous denoiser as a second
 node with weights for H = h + K (exact for κ constant in the step, second order in the drift otherwise;
-SDE-DPM-Solver++(2M)). Noise comes from ``noise`` if given, else ``drift.sample_base`` (N(0, C0)).
+SDE-DPM-Solver++(2M)). Noise comes from ``noise`` if given, else ``drift.sample_noise`` (N(0, C0)).
 """
 
 from __future__ import annotations
@@ -258,7 +258,7 @@ class _SDEExpInt(Solver):
             std = v1.alpha * math.sqrt(-math.expm1(-2 * k)) if v1.alpha > 0 else 0.0
             if std > 0:
                 if noise is None:
-                    noise = drift.sample_base(tuple(x.shape), generator=generator, like=x)
+                    noise = drift.sample_noise(tuple(x.shape), generator=generator, like=x)
                 extra = ((std, noise),)
         state = memory.get("sde-multistep")
         history = [] if state is None or state["out"] is not x else state["history"]
@@ -286,8 +286,8 @@ class SDEExpInt2(_SDEExpInt):
 
     The second node is the previous step's denoiser, evaluated at the previous (noisy) state. For a
     Gaussian target its generated variance converges with order 2 (ε* and ε = ε*·(0.5 + t), measured in
-    tests/core/test_multistep.py); no general weak order is claimed. ``generated_variance`` steps with
-    fresh memory each step, so for this solver it reports :class:`SDEExpInt1`'s variance.
+    tests/core/test_multistep.py); no general weak order is claimed. ``generated_variance`` carries its
+    memory across steps (one batched run over the base draw and every step noise).
     """
 
     name, points = "sde-expint2", 2

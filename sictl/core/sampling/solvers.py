@@ -248,7 +248,7 @@ class EulerMaruyama(Solver):
             raise ConfigError(f"the diffusion coefficient ε(t) is not finite at t = {float(t0):g}",
                               hint="ε* grows like 1/t at t = 0: start the time grid later (e.g. --t-min 1e-4)")
         if noise is None:
-            noise = drift.sample_base(tuple(x.shape), generator=generator, like=x)
+            noise = drift.sample_noise(tuple(x.shape), generator=generator, like=x)
         if not drift.score_from_velocity:  # the drift's own score: x + h (b + ε C0 s) + √(2εh) n
             return _combine(x, (h, b), (h * eps, drift.preconditioned_score(t0, x, b)), (math.sqrt(2 * eps * h), noise))
         v0 = _values(drift.schedule, t0, memory)

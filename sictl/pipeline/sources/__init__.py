@@ -29,6 +29,7 @@ REGISTRY: dict[str, str] = {
     "gmm": "gmm",
     "allen-cahn": "allen_cahn",
     "navier-stokes": "navier_stokes",
+    "ou-pairs": "ou_pairs",
     "import": "import_file",
 }
 

@@ -14,7 +14,8 @@ on N + 1 free nodes (docs/math.md, "Data: stochastic Allen–Cahn"); chains are 
 
 \b
 Example:
-  sictl prepare allen-cahn --res 64 --chains 256 --samples-per-chain 64 --split 0.9 -o ac64.h5
+  sictl prepare allen-cahn --res 32 --n 16 --snapshots 8 --burn-in 200 \\
+      --split 0.75 -o ac.h5
 """
 
 
@@ -23,8 +24,8 @@ class AllenCahnOptions:
     """The command's options; :meth:`config` is the sampler's configuration."""
 
     res: int = option(64, "--res", "Grid intervals N on [0, 1] (N + 1 nodes stored).")
-    chains: int = option(256, "--chains", "Independent Markov chains (the trajectories).")
-    samples_per_chain: int = option(64, "--samples-per-chain", "Stored samples per chain.")
+    chains: int = option(256, "--n", "Trajectories: independent Markov chains.", aliases=("--chains",))
+    samples_per_chain: int = option(64, "--snapshots", "Stored samples per chain.", aliases=("--samples-per-chain",))
     burn_in: int = option(1000, "--burn-in", "Discarded iterations (step size adapted there).")
     thin: int = option(4, "--thin", "Iterations between stored samples.")
     method: str = option("hmc", "--method", "hmc or mala (both Metropolis-corrected, preconditioned).")

@@ -7,15 +7,16 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-__all__ = ["Source", "WRITER_OPTIONS", "option", "argument"]
+__all__ = ["Source", "WRITER_OPTIONS", "option", "argument", "check_finite", "input_paths"]
 
 #: Options of the writer (:class:`~sictl.pipeline.prepare.PrepareOptions`) a source may take, in --help order.
 WRITER_OPTIONS = ("normalize", "resolution", "resample", "split", "lag")
 
 
-def option(default: Any, flag: str, help: str):
-    """A dataclass field that is a command-line option ``flag`` (e.g. ``"--res"``, ``"--grid-nodes/--periodic"``)."""
-    return field(default=default, metadata={"flag": flag, "help": help})
+def option(default: Any, flag: str, help: str, *, aliases: tuple[str, ...] = ()):
+    """A dataclass field that is a command-line option ``flag`` (e.g. ``"--res"``, ``"--grid-nodes/--periodic"``);
+    ``aliases`` are further names of the same option (older spellings that keep working)."""
+    return field(default=default, metadata={"flag": flag, "help": help, "aliases": tuple(aliases)})
 
 
 def argument(help: str):
@@ -33,3 +34,33 @@ class Source:
     build: Callable[..., Any]
     check: Callable[[Any, str], Any] | None = None
     writer_options: tuple[str, ...] = WRITER_OPTIONS
+    input_files: tuple[str, ...] = ()  # fields of ``options`` that name files the source reads
+
+
+def input_paths(src: Source, options: Any) -> dict[str, Any]:
+    """The files ``sictl prepare SOURCE`` reads, by option flag (or argument name), for the check that
+    no output is one of them."""
+    from dataclasses import fields
+
+    flags = {f.name: f.metadata.get("flag", f.name.upper()).split("/")[0] for f in fields(options)}
+    return {flags[name]: getattr(options, name) for name in src.input_files}
+
+
+def check_finite(options: Any, source: str) -> None:
+    """Refuse a non-finite value (``inf``, ``nan``) of any float option of ``sictl prepare SOURCE`` before
+    any work, naming the option.
+
+    Raises:
+        ConfigError: the first float option whose value is not a finite number.
+    """
+    import math
+    from dataclasses import fields
+
+    from sictl.errors import ConfigError
+
+    for f in fields(options):
+        value = getattr(options, f.name)
+        if isinstance(value, float) and not math.isfinite(value):
+            flag = f.metadata.get("flag", f.name).split("/")[0]
+            raise ConfigError(f"{flag} must be a finite number, got {value}",
+                              hint=f"`sictl prepare {source} --help` says what {flag} means and its default")

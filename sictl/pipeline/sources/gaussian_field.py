@@ -12,8 +12,9 @@ BLOCK = 256  # fields drawn at a time
 HELP = """Periodic Gaussian random fields with an exactly known spectrum E|x̂_k|² = S(k).
 
 \b
-Example:
-  sictl prepare gaussian-field --res 64 --n 2000 -o grf64.h5 --json
+Examples:
+  sictl prepare gaussian-field --res 32 --n 200 -o grf.h5 --json
+  sictl prepare gaussian-field --res 32 --n 200 --split 0.9 -o grf.h5
 """
 
 

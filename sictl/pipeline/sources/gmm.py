@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass
 
-from sictl.errors import ConfigError
+from sictl.errors import ConfigError, UsageError
 from sictl.pipeline.sources.base import Source, option
 
 BLOCK = 4096  # vectors drawn at a time
@@ -13,7 +13,7 @@ HELP = """Samples of a Gaussian mixture in any dimension; the mixture itself is 
 
 \b
 Example:
-  sictl prepare gmm --two-mode 100,0.3 --n 100000 -o gmm.h5
+  sictl prepare gmm --two-mode 100,0.3 --n 2000 -o modes.h5
 """
 
 
@@ -43,8 +43,9 @@ class GMMConfig:
 
         given = [self.two_mode is not None, self.weights is not None or self.means is not None, self.spec is not None]
         if sum(given) != 1:
-            raise ConfigError("give exactly one of --two-mode, --weights/--means[/--covs] or --spec FILE",
-                              hint="e.g. sictl prepare gmm --two-mode 100,0.3 --n 10000 -o gmm.h5")
+            raise (UsageError if not any(given) else ConfigError)(  # none given: a usage error (exit 2)
+                "give exactly one of --two-mode, --weights/--means[/--covs] or --spec FILE",
+                hint="e.g. sictl prepare gmm --two-mode 100,0.3 --n 10000 -o gmm.h5")
         if self.n < 1 or self.dim < 1:
             raise ConfigError(f"--n and --dim must be ≥ 1, got {self.n}, {self.dim}", hint="e.g. --n 10000 --dim 2")
         if self.two_mode is not None:
@@ -104,5 +105,5 @@ def gmm_source(cfg: GMMConfig, seed: int, device: str = "cpu"):
 SOURCE = Source(
     name="gmm", help=HELP, options=GMMConfig,
     build=lambda cfg, *, seed, progress, device: gmm_source(cfg, seed, device),
-    check=lambda cfg, device: cfg.mixture(), writer_options=("normalize", "split"),
+    check=lambda cfg, device: cfg.mixture(), writer_options=("normalize", "split"), input_files=("spec",),
 )

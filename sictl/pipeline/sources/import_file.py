@@ -12,7 +12,8 @@ HELP = """Import someone else's data (the authors' Navier–Stokes .pt and Allen
 
 \b
 Examples:
-  sictl prepare import data_file01.pt --normalize rms --split 0.9 --lag 2 -o ns.h5
+  sictl prepare import data_file01.pt --normalize rms --split 0.5 --lag 2 \\
+      -o ns_authors.h5
   sictl prepare import AllenCahn1D_grid64_samples.npy --split 0.9 -o ac64.h5
   sictl prepare import fields.npz --key u --layout "sample x y" -o mine.h5
 """
@@ -125,4 +126,4 @@ def import_source(cfg: ImportConfig):
 
 
 SOURCE = Source(name="import", help=HELP, options=ImportConfig,
-                build=lambda cfg, *, seed, progress, device: import_source(cfg))
+                build=lambda cfg, *, seed, progress, device: import_source(cfg), input_files=("src",))

@@ -15,9 +15,11 @@ dω + v·∇ω dt = (νΔω − αω) dt + ε dη with the paper's 8 forcing mod
 linear part, RK3 for advection, one noise increment per step, a CFL guard.
 
 \b
-Example:
-  sictl prepare navier-stokes --preset small --trajectories 8 --snapshots 100 --normalize rms --lag 2 -o ns64.h5
-  sictl prepare navier-stokes --preset small --precision float64 -o ns64-f64.h5
+Examples (small and short: --res and --dt override the preset's grid and step):
+  sictl prepare navier-stokes --res 32 --dt 0.01 --n 2 --snapshots 4 \\
+      --snapshot-dt 0.1 --burn-in 1 --normalize rms --lag 2 -o ns.h5
+  sictl prepare navier-stokes --res 32 --dt 0.01 --n 2 --snapshots 4 \\
+      --snapshot-dt 0.1 --burn-in 1 --precision float64 -o ns-f64.h5
 """
 
 
@@ -36,7 +38,7 @@ class NavierStokesSource:
     nu: float = option(1e-3, "--nu", "Viscosity ν.")
     alpha: float = option(0.1, "--alpha", "Linear damping α.")
     eps: float = option(1.0, "--eps", "Noise amplitude ε.")
-    trajectories: int = option(8, "--trajectories", "Number of trajectories.")
+    trajectories: int = option(8, "--n", "Trajectories: independent runs.", aliases=("--trajectories",))
     snapshots: int = option(100, "--snapshots", "Snapshots per trajectory.")
     snapshot_dt: float = option(0.5, "--snapshot-dt", "Time between snapshots.")
     burn_in: float = option(50.0, "--burn-in", "Simulated time discarded first.")
@@ -61,8 +63,8 @@ def navier_stokes_source(cfg: NavierStokesSource, seed: int, progress=None, devi
     if cfg.preset not in PRESETS:
         raise ConfigError(f"unknown Navier–Stokes preset {cfg.preset!r}", hint=f"choose one of {', '.join(PRESETS)}")
     if cfg.trajectories < 1 or cfg.snapshots < 1 or cfg.batch < 1:
-        raise ConfigError("--trajectories, --snapshots and --batch must be ≥ 1",
-                          hint="e.g. --trajectories 8 --snapshots 100 --batch 8")
+        raise ConfigError("--n, --snapshots and --batch must be ≥ 1",
+                          hint="e.g. --n 8 --snapshots 100 --batch 8")
     if cfg.precision is not None and cfg.precision not in PRECISIONS:
         raise ConfigError(f"unknown --precision {cfg.precision!r}",
                           hint="float32 (the presets', ≈ 2× faster) or float64 (for checks)")
