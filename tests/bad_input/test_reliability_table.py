@@ -1,11 +1,13 @@
-"""docs/reliability.md's table of cases and the tests stay in sync: every ``files-…`` row is a test
-parameter id in tests/bad_input/test_bad_input_files*.py, and every such id is a row."""
+"""docs/reliability.md's table of cases and the tests stay in sync: every ``files-…`` (``msg-…``) row is a
+test parameter id in tests/bad_input/test_bad_input_files*.py (test_bad_input_messages.py), and every such id is a row."""
 
 from __future__ import annotations
 
 import ast
 import re
 from pathlib import Path
+
+import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
 PREFIX = "files-"
@@ -33,9 +35,11 @@ def param_ids(paths: list[Path], prefix: str) -> list[str]:
     return ids
 
 
-def test_every_files_case_is_a_row_and_every_row_a_case():
-    rows = table_ids(PREFIX)
-    tests = param_ids(sorted((ROOT / "tests" / "bad_input").glob("test_bad_input_files*.py")), PREFIX)
+@pytest.mark.parametrize("prefix, pattern", [(PREFIX, "test_bad_input_files*.py"), ("msg-", "test_bad_input_messages*.py")])
+def test_every_case_is_a_row_and_every_row_a_case(prefix, pattern):
+    rows = table_ids(prefix)
+    tests = param_ids(sorted((ROOT / "tests" / "bad_input").glob(pattern)), prefix)
+    assert rows, f"no {prefix} rows in docs/reliability.md"
     assert len(rows) == len(set(rows)), "a case id appears twice in docs/reliability.md"
     assert len(tests) == len(set(tests)), "a case id appears twice in the tests"
     assert sorted(set(rows) - set(tests)) == [], "rows of docs/reliability.md without a test"
