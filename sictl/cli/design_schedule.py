@@ -21,6 +21,8 @@ Examples:
   sictl design-schedule --data grf.h5 -o grf_schedule.h5 --export csv
   sictl design-schedule --data ns.h5 --base white:10 -o ns_schedule.h5
   sictl design-schedule --gmm-file mixture.json --kinetic -o k.h5
+  sictl design-schedule --matern 32 --grid-for unipc3 --nfe 10 -o grid32.h5
+  sictl design-schedule --field-mixture '16:0.5,3,1,1;0.5,3,20,0.01' --grid-for unipc3 --nfe 10 --lab-samples 16 -o fm16.h5
 """
 
 
@@ -45,6 +47,11 @@ def design_schedule(
     t_min: Annotated[float, typer.Option("--t-min", help="First time of the recommended grid.")] = 1e-4,
     t_max: Annotated[float, typer.Option("--t-max", help="Last time of the recommended grid.")] = 1 - 1e-4,
     mc_samples: Annotated[int, typer.Option("--mc-samples", help="Monte Carlo draws for --gmm-file (the same draws at every β).")] = 2048,
+    field_mixture: Annotated[Optional[str], typer.Option("--field-mixture", help="Mixture of Matérn fields: N[,dim]:w,s,ell,amp;w,s,ell,amp, a JSON file or a dataset of `prepare field-mixture`.")] = None,
+    grid_for: Annotated[Optional[str], typer.Option("--grid-for", help="Also design the time grid (ends free within --t-min/--t-max) for this solver at --nfe drift evaluations, minimising the exact max shell error; stored in the schedule file.")] = None,
+    nfe: Annotated[Optional[int], typer.Option("--nfe", help="Drift evaluations the --grid-for grid is designed for.")] = None,
+    diffusion: Annotated[str, typer.Option("--diffusion", help="Diffusion of a stochastic --grid-for solver: optimal (ε*), 0, const:c.")] = "optimal",
+    lab_samples: Annotated[int, typer.Option("--lab-samples", help="Base draws of the --field-mixture laboratory.")] = 64,
     export: Annotated[Optional[ExportFormat], typer.Option("--export", help="Also write the table as csv or json.")] = None,
     export_path: Annotated[Optional[str], typer.Option("--export-path", help="Where --export writes (default: -o with the suffix changed; '-' = stdout).")] = None,
     plot: Annotated[Optional[str], typer.Option("--plot", help="PNG: α, β against linear, and the Lipschitz profile.")] = None,
@@ -65,7 +72,8 @@ def design_schedule(
     cfg = DesignConfig(
         ratios=_floats(_split(ratio), "--ratio"), matern=matern, dim=dim, data=data, spectrum=spectrum, gmm=gmm,
         gmm_file=gmm_file, base=base, criterion="kinetic" if kinetic else "a2", rescale=rescale, steps=steps,
-        t_min=t_min, t_max=t_max, mc_samples=mc_samples, seed=seed,
+        t_min=t_min, t_max=t_max, mc_samples=mc_samples, seed=seed, field_mixture=field_mixture, grid_for=grid_for,
+        nfe=nfe, diffusion=diffusion, lab_samples=lab_samples,
     )
     console = err_console(quiet or json_out)
     with working(console, "designing the schedule"):
@@ -88,7 +96,16 @@ def _print_summary(console, summary: dict) -> None:
     if "a2_saved_by_rescaling" in summary:
         console.print(f"rescaling off the variance-preserving path saves {summary['a2_saved_by_rescaling']:.4g} of A2 "
                       f"(variance-preserving optimum {summary['a2_variance_preserving']:.6g})")
+    if "grid_design" in summary:
+        _print_grid_design(console, summary["grid_design"])
     print_wrote(console, summary.get("schedule"), summary.get("export"), summary.get("plot"))
+
+
+def _print_grid_design(console, g: dict) -> None:
+    designed, uniform = g["designed"], g["uniform_logsnr"]
+    console.print(f"grid for {g['solver']} at {g['nfe']} NFE ({g['steps']} steps): max shell error "
+                  f"{designed['spectral_error_max']:.3g} (uniform log-SNR grid: {uniform['spectral_error_max']:.3g}), "
+                  f"found in {g['design_time_s']:.1f} s")
 
 
 def register(app: typer.Typer) -> None:

@@ -13,7 +13,7 @@ HELP = """Exact laboratory: Lipschitz constant, A2 and the exact spectral error 
 
 \b
 Examples:
-  sictl gaussian-check --matern 128 --schedules linear,designed --steps 19 --json
+  sictl gaussian-check --matern 128 --schedules linear,designed --json
   sictl gaussian-check --ratio 1e-4 --schedules linear,trig,designed \\
       --steps 4,9,19 --transfer
   sictl gaussian-check --matern 32 --solvers rk4-38,expint2 \\
@@ -59,11 +59,13 @@ def gaussian_check(
     dim: Annotated[int, typer.Option("--dim", help="Spatial dimension of --matern (1 or 2).")] = 2,
     spectrum: Annotated[Optional[str], typer.Option("--spectrum", help="Dataset file whose stored per-mode power is the target.")] = None,
     gmm: Annotated[Optional[str], typer.Option("--gmm", help="Two-mode mixture M[,p]: p N(r,I) + (1-p) N(-r,I), |r| = M.")] = None,
+    field_mixture: Annotated[Optional[str], typer.Option("--field-mixture", help="Mixture of Matérn fields N[,dim]:w,s,ell,amp;w,s,ell,amp, a JSON file or a dataset of `prepare field-mixture`: errors against a reference run from the same base draws.")] = None,
+    lab_samples: Annotated[int, typer.Option("--lab-samples", help="Base draws of the --field-mixture laboratory.")] = 64,
     base: Annotated[str, typer.Option("--base", help="Base noise: white (unit variance per mode), white:σ0 (pixel std; for --gmm the components' std), spectral[:FILE] (a dataset's stored spectrum; none: the target's own).")] = "white",
     schedules: Annotated[list[str], typer.Option("--schedules", help="Comma list: linear, trig, designed[:λ], or schedule files.")] = ["linear,designed"],
     solvers: Annotated[list[str], typer.Option("--solvers", help="Comma list of {solvers}.")] = ["rk4-38"],
     steps: Annotated[list[str], typer.Option("--steps", help="Comma list of step counts (grid intervals).")] = ["9,19,39"],
-    grid: Annotated[list[str], typer.Option("--grid", help="Comma list of time grids: {grids}.")] = ["uniform"],
+    grid: Annotated[list[str], typer.Option("--grid", help="Comma list of time grids: {grids}, or grid files (a schedule file's grid, e.g. one designed by design-schedule --grid-for; its own steps).")] = ["uniform"],
     t_min: Annotated[float, typer.Option("--t-min", help="First grid time.")] = 1e-4,
     t_max: Annotated[float, typer.Option("--t-max", help="Last grid time.")] = 1 - 1e-4,
     diffusion: Annotated[str, typer.Option("--diffusion", help="Diffusion for {stochastic_solvers}: {diffusions} (optimal: ε*).")] = "optimal",
@@ -115,6 +117,8 @@ def gaussian_check(
         transfer=transfer,
         seed=seed,
         device=resolve_device(device),
+        field_mixture=field_mixture,
+        lab_samples=lab_samples,
     )
     console = err_console(quiet or json_out)
     with ProgressBar(console, stage="gaussian-check", counts="{task.completed}/{task.total} runs") as bar:
@@ -138,6 +142,8 @@ def _print_tables(console, summary: dict) -> None:
     runs = make_table("schedule", "solver", "grid", "steps", "NFE", title="exact error of the generated samples")
     mixture = target.get("kind") == "gmm-two-mode"
     cols = ["mode_weight_plus", "mode_weight_error"] if mixture else ["spectral_error_mean", "spectral_error_max"]
+    if target.get("kind") == "field-mixture":  # against the reference run: shell power, paths, samples
+        cols += ["path_error_max", "sample_error_max"]
     if any("mc_spectral_error_mean" in r for r in summary["runs"]):
         cols += ["mc_spectral_error_mean", "mc_spectral_error_max"]
     for c in cols:

@@ -14,10 +14,12 @@ weights with the full configuration), state.safetensors (for --resume), log.json
 
 \b
 Examples:
-  sictl train train.h5 -o runs/ac64 --model small --steps 20000 --batch-size 64
-  sictl train train.h5 -o runs/ac64 --val test.h5 --val-every 500 --schedule s.h5 --base spectral
-  sictl train train.h5 -o runs/ac64 --resume          (continue an interrupted run, bit for bit)
-  torchrun --nproc_per_node 4 $(which sictl) train train.h5 -o runs/ns --device cuda --precision bf16
+  sictl train grf-train.h5 -o run --model tiny --steps 20 --batch-size 8
+  sictl train grf-train.h5 -o run --model tiny --steps 20 --batch-size 8 \\
+      --resume
+  sictl train grf-train.h5 -o run2 --model tiny --steps 20 --batch-size 8 \\
+      --val grf-test.h5 --val-every 10 --schedule grf_schedule.h5
+(docs/train.md: resuming, torchrun on one or many nodes, bf16 on a GPU)
 """
 
 Int = Optional[int]  # noqa: UP045 (typer reads the alias at run time)
@@ -62,11 +64,11 @@ def train(
     quiet: QuietOpt = False,
 ):
     from sictl.cli.options import resolve_device
-    from sictl.cli.output import err_console, print_json
-    from sictl.errors import ConfigError
+    from sictl.cli.output import err_console, print_json, print_wrote
+    from sictl.errors import ConfigError, UsageError
 
     if output is None:
-        raise ConfigError("train writes a run folder: give -o RUN", hint="e.g. sictl train train.h5 -o runs/first")
+        raise UsageError("train writes a run folder: give -o RUN", hint="e.g. sictl train train.h5 -o runs/first")
     if resume and force:
         raise ConfigError("--resume and --force contradict each other", hint="--resume continues the run; --force starts over")
     from sictl.pipeline.train import TrainConfig, run
@@ -89,6 +91,8 @@ def train(
         return
     if not quiet and not json_out:
         _print_summary(console, summary)
+        print_wrote(console, summary["model"], summary["state"], summary["log"],
+                    summary["plot"] if summary.get("plot") and os.path.exists(summary["plot"]) else None)
     if json_out:
         print_json(summary)
 

@@ -53,6 +53,9 @@ from sictl.io.schedules import validate_schedule as validate_schedule
 from sictl.io.schedules import write_schedule as write_schedule
 from sictl.io.mixtures import mixture_from_json as mixture_from_json
 from sictl.io.mixtures import read_mixture as read_mixture
+from sictl.io.field_mixtures import dataset_field_mixture as dataset_field_mixture
+from sictl.io.field_mixtures import read_field_mixture as read_field_mixture
+from sictl.io.grids import read_grid_design as read_grid_design
 from sictl.io.grids import read_time_grid as read_time_grid
 from sictl.io.runs import DatasetRows as DatasetRows
 from sictl.io.forecasts import ForecastsWriter as ForecastsWriter

@@ -37,7 +37,7 @@ from sictl.io._h5 import (
 )
 
 #: Allowed values of ``@source``.
-SOURCES = ("gaussian-field", "allen-cahn", "navier-stokes", "gmm", "import", "ou-pairs")
+SOURCES = ("gaussian-field", "allen-cahn", "navier-stokes", "gmm", "import", "ou-pairs", "field-mixture")
 #: Allowed normalisation schemes (stored = raw / constant).
 NORMALIZATION_SCHEMES = ("none", "rms")
 #: Default names of the spatial axes.

@@ -8,7 +8,7 @@ import numpy as np
 
 from sictl.errors import ConfigError
 
-__all__ = ["read_time_grid"]
+__all__ = ["read_time_grid", "read_grid_design"]
 
 
 def read_time_grid(path: str) -> np.ndarray:
@@ -37,3 +37,14 @@ def read_time_grid(path: str) -> np.ndarray:
         except ValueError as exc:
             raise ConfigError(f"{path}: cannot read times ({exc})", hint="one time per line or a .npy array") from None
     return np.asarray(ts, dtype=np.float64).reshape(-1)
+
+
+def read_grid_design(path: str) -> dict | None:
+    """What a schedule file's grid was designed for (``{"solver", "nfe", ...}``, written by
+    ``design-schedule --grid-for``), or None: a grid that is not designed, or a file that is not a
+    schedule file."""
+    if not (os.path.exists(path) and path.endswith((".h5", ".hdf5"))):
+        return None
+    from sictl.io.schedules import read_schedule
+
+    return read_schedule(path).grid_design

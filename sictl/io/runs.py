@@ -30,7 +30,7 @@ from sictl.errors import ConfigError, SchemaError
 from sictl.io._checks import check_finite
 from sictl.io._dataset_batches import _field
 from sictl.io._files import atomic_output, check_input_file, display_name, file_checksum
-from sictl.io._h5 import H5_OPTS, check_root
+from sictl.io._h5 import H5_OPTS, check_root, from_json, json_safe
 from sictl.io.checkpoints import load_checkpoint, save_checkpoint
 
 if TYPE_CHECKING:
@@ -40,8 +40,8 @@ __all__ = [
     "AUX_PREFIX",
     "EMA_PREFIX",
     "DatasetRows",
-    "PairRows",
     "LogWriter",
+    "PairRows",
     "RunCheckpoint",
     "RunPaths",
     "prepare_run_dir",
@@ -188,7 +188,7 @@ def read_log(path: str | os.PathLike) -> list[dict]:
     with open(path, encoding="utf-8") as handle:
         for line in handle:
             try:
-                record = json.loads(line)
+                record = from_json(line)
             except ValueError:
                 continue
             if isinstance(record, dict):
@@ -212,7 +212,7 @@ class LogWriter:
             return
         kept = [] if keep_until is None else [r for r in read_log(self.path) if int(r.get("step", 0)) <= keep_until]
         with atomic_output(self.path, binary=False) as tmp, open(tmp, "w", encoding="utf-8") as out:
-            out.writelines(json.dumps(r) + "\n" for r in kept)
+            out.writelines(json.dumps(json_safe(r), allow_nan=False) + "\n" for r in kept)
         self.records = kept
         self.handle = open(self.path, "a", encoding="utf-8")  # noqa: SIM115 - closed in close()
 
@@ -220,7 +220,7 @@ class LogWriter:
         if self.handle is None:
             return
         self.records.append(record)
-        self.handle.write(json.dumps(record) + "\n")
+        self.handle.write(json.dumps(json_safe(record), allow_nan=False) + "\n")
         self.handle.flush()
 
     def close(self) -> None:

@@ -53,6 +53,8 @@ class ScheduleTable:
         family: name of the closed form (e.g. ``"designed"``, ``"linear"``, ``"gmm"``, ``"numerical"``).
         params: parameters that evaluate the family exactly (JSON-able).
         grid: (M,) float64 recommended sampling time grid in [0, 1], strictly increasing, or None.
+        grid_design: for a grid designed for one solver and budget (``design-schedule --grid-for``):
+            ``{"solver": str, "nfe": int, ...}`` (diffusion, steps, errors reached; JSON-able), else None.
         target: description of the target the schedule was designed for (JSON-able).
         metrics: measured figures, e.g. ``{"a2": {...}, "lipschitz": {...}}`` (JSON-able).
         config: configuration that produced the file.
@@ -69,6 +71,7 @@ class ScheduleTable:
     family: str
     params: dict = field(default_factory=dict)
     grid: np.ndarray | None = None
+    grid_design: dict | None = None
     target: dict = field(default_factory=dict)
     metrics: dict = field(default_factory=dict)
     config: dict = field(default_factory=dict)
@@ -144,6 +147,21 @@ def validate_schedule(table: ScheduleTable, name: str = "schedule") -> None:
             raise _fail(name, f"/grid: expected float64 (M,) with M >= 2, got shape {grid.shape}")
         if not np.isfinite(grid).all() or grid[0] < 0.0 or grid[-1] > 1.0 or (np.diff(grid) <= 0).any():
             raise _fail(name, "/grid must be strictly increasing inside [0, 1]")
+    _validate_grid_design(table, name)
+
+
+def _validate_grid_design(table: ScheduleTable, name: str) -> None:
+    """A designed grid names its solver (a string) and budget (a positive integer), and exists."""
+    meta = table.grid_design
+    if meta is None:
+        return
+    if table.grid is None:
+        raise _fail(name, "/grid@design is given but there is no /grid")
+    if not isinstance(meta, dict) or not isinstance(meta.get("solver"), str) or not meta["solver"]:
+        raise _fail(name, "/grid@design must be a JSON object with the solver's name (\"solver\")")
+    nfe = meta.get("nfe")
+    if isinstance(nfe, bool) or not isinstance(nfe, int) or nfe < 1:
+        raise _fail(name, f"/grid@design: nfe must be a positive integer, got {nfe!r}")
 
 
 def write_schedule(path: str | os.PathLike, table: ScheduleTable) -> None:
@@ -160,7 +178,8 @@ def write_schedule(path: str | os.PathLike, table: ScheduleTable) -> None:
         for key, value in table.columns().items():
             f.create_dataset(key, data=value)
         if table.grid is not None:
-            f.create_dataset("grid", data=np.asarray(table.grid, dtype=np.float64))
+            grid = f.create_dataset("grid", data=np.asarray(table.grid, dtype=np.float64))
+            write_attrs(grid, {"design": table.grid_design})
 
 
 def read_schedule(path: str | os.PathLike) -> ScheduleTable:
@@ -178,11 +197,13 @@ def read_schedule(path: str | os.PathLike) -> ScheduleTable:
             for key in COLUMNS
         }
         grid = read_array(f, "grid", path, dtype="float64", ndim=1, shape="(M,)") if "grid" in f else None
+        grid_design = read_json_attr(f["grid"], "design", name) if grid is not None else None
         table = ScheduleTable(
             **cols,
             family=attr_str(f, "family"),
             params=read_json_attr(f, "params", name, {}),
             grid=grid,
+            grid_design=grid_design,
             target=read_json_attr(f, "target", name, {}),
             metrics=read_json_attr(f, "metrics", name, {}),
             config=prov.config,
@@ -213,6 +234,7 @@ def _metadata(table: ScheduleTable) -> dict[str, Any]:
             "target": table.target,
             "metrics": table.metrics,
             "grid": None if table.grid is None else np.asarray(table.grid, dtype=np.float64).tolist(),
+            "grid_design": table.grid_design,
             "inputs": table.inputs,
             "columns": list(COLUMNS),
         }

@@ -48,8 +48,16 @@ class DesignConfig:
     t_max: float = 1 - 1e-4
     mc_samples: int = 2048
     seed: int = 0
+    field_mixture: str | None = None
+    grid_for: str | None = None  # --grid-for SOLVER --nfe K: a grid designed for that solver and budget
+    nfe: int | None = None
+    diffusion: str = "optimal"  # the diffusion of a stochastic --grid-for solver
+    lab_samples: int = 64  # base draws of the field-mixture laboratory
 
     def validate(self) -> None:
+        from sictl.pipeline.grid_design import check_options
+
+        check_options(self.grid_for, self.nfe)
         if self.criterion not in ("a2", "kinetic"):
             raise ConfigError(f"unknown criterion {self.criterion!r}", hint="use --lipschitz (a2) or --kinetic")
         time_grid("uniform", self.steps, self.t_min, self.t_max)  # raises on bad steps / window
@@ -122,6 +130,10 @@ def design_schedule(cfg: DesignConfig) -> tuple[DesignTarget, Design, dict]:
     }
     if made.note:
         summary["note"] = made.note
+    if cfg.grid_for is not None:  # the recommended grid becomes the one designed for that solver and budget
+        from sictl.pipeline.grid_design import designed_grid
+
+        summary["grid"], summary["grid_design"] = designed_grid(cfg, target, made.schedule)
     return target, made, summary
 
 
@@ -190,6 +202,7 @@ def schedule_table(made: Design, summary: dict, cfg: DesignConfig):
         family=summary["family"],
         params=summary["params"],
         grid=np.asarray(summary["grid"], dtype=np.float64),
+        grid_design=summary.get("grid_design"),
         target=summary["target"],
         metrics=metrics,
         config=summary["config"],

@@ -167,6 +167,10 @@ def open_exact_source(path: str, base: str | None = "white") -> DriftSource:
     ds = read_dataset(path)
     if "forecast_target" in ds.meta.attrs:
         return _forecast_source(path, ds, base, checksum)
+    if "field_mixture" in ds.meta.attrs:
+        from sictl.pipeline.field_mixtures import field_mixture_drift_source
+
+        return field_mixture_drift_source(path, base, checksum)
     if "mixture" in ds.meta.attrs:
         mixture = mixture_from_json(ds.meta.attrs["mixture"], f"{path} @mixture")
         if not ds.meta.vector or ds.meta.sample_shape != (mixture.dim,):

@@ -11,7 +11,8 @@ trained model (``--model``, ``sictl train --point-source``) or the exact OU drif
   arXiv 2403.13724 §3.4), ``const:c`` or ``0`` (the probability-flow ODE: it starts off the point mass
   at t_min > 0 from x0 + t_min b_0(x0) + σ(t_min)√t_min ξ).
 * Defaults: solver ``em`` and diffusion ``sigma``; t ∈ [0, 1] for an SDE (the point-source drift is
-  finite at both ends), [1e-3, 1] for the ODE.
+  finite at both ends), t_min = 1e-3 for the ODE, t_max = 1 − 1e-3 for solvers with more than one drift
+  evaluation per step (they would evaluate the score at t = 1, where σ = 0).
 * Noise: every (condition, member, rollout step) path has its own generator seeded by
   ``SeedSequence([seed, condition, member, step])``, so the forecasts do not depend on the chunking,
   the batch size or the number of torchrun processes.
@@ -101,7 +102,9 @@ def _plan(cfg: ForecastConfig):
     _need(ode or cls.takes_diffusion, f"--solver {solver_name} is an ODE solver; --diffusion {diffusion} needs a "
           "stochastic one", "use --solver em (or sde-expint1), or --diffusion 0 for the probability-flow ODE")
     t_min = (ODE_T_MIN if ode else 0.0) if cfg.t_min is None else cfg.t_min
-    t_max = 1.0 if cfg.t_max is None else cfg.t_max
+    # one-evaluation solvers (em, euler) evaluate the drift at the left end of each step only; the others
+    # also at t_max, where σ = 0 and the score is singular
+    t_max = (1.0 if cls.nfe_per_step == 1 else 1.0 - ODE_T_MIN) if cfg.t_max is None else cfg.t_max
     _need(0.0 <= t_min < t_max <= 1.0, f"need 0 ≤ --t-min < --t-max ≤ 1, got {t_min}, {t_max}",
           "the point-source SDE runs on [0, 1] (the defaults)")
     _need(not ode or t_min > 0, "--diffusion 0 (the probability-flow ODE) cannot start at the point mass t = 0",
@@ -156,7 +159,7 @@ def _forecast_block(src, schedule, source, solver, ts, ode, cond: torch.Tensor, 
         gens = _generators(cfg.seed, idx, members, k)
         one = (1, *state.shape[1:])
 
-        def draw(_i=None, gens=gens, drift=drift):
+        def draw(_i=None, gens=gens, drift=drift, one=one):
             return torch.cat([drift.sample_noise(one, generator=g, like=like) for g in gens])
 
         x = drift.sample_base(tuple(state.shape), generator=None, like=like)

@@ -15,10 +15,11 @@ from dataclasses import asdict, dataclass, field
 from sictl.core.exact.targets import LabTarget
 from sictl.core.interpolants.schedules import Schedule
 from sictl.core.sampling.diffusion import make_diffusion
-from sictl.core.sampling.grids import time_grid
+from sictl.core.sampling.grids import GRIDS
 from sictl.core.sampling.solvers import make_solver, solver_class
 from sictl.errors import ConfigError
 from sictl.pipeline import checks
+from sictl.pipeline.grid_design import lab_grid
 from sictl.pipeline.targets import build_target
 
 
@@ -43,6 +44,8 @@ class GaussianCheckConfig:
     transfer: bool = False
     seed: int = 0
     device: str = "cpu"
+    field_mixture: str | None = None  # the field-mixture laboratory (errors against a reference run)
+    lab_samples: int = 64
 
     def validate(self) -> None:
         for n in self.steps:
@@ -114,15 +117,18 @@ def check(cfg: GaussianCheckConfig, progress=None) -> tuple[dict, dict]:
     for ns in named:
         summary["schedules"][ns.label] = target.schedule_report(ns.schedule, ns.checksum)
 
-    combos = [(ns, sv, g, n) for ns in named for sv in cfg.solvers for g in cfg.grids for n in cfg.steps]
+    combos = [(ns, sv, g, n) for ns in named for sv in cfg.solvers for g in cfg.grids
+              for n in (cfg.steps if g in GRIDS else (0,))]  # a grid file has its own steps
     if progress is not None:
         progress(0, len(combos))  # the bar shows at once, even when one run (a Monte Carlo one) is long
     for i, (ns, solver_name, grid, steps) in enumerate(combos):
         path = target.path(ns.schedule)
         stochastic = solver_class(solver_name).takes_diffusion
         solver = make_solver(solver_name, diffusion=make_diffusion(cfg.diffusion, path) if stochastic else None)
-        ts = time_grid(grid, steps, cfg.t_min, cfg.t_max, path)
-        run_info = {"schedule": ns.label, "solver": solver_name, "steps": steps, "grid": grid}
+        ts, grid_design = lab_grid(grid, steps, cfg.t_min, cfg.t_max, path)
+        run_info = {"schedule": ns.label, "solver": solver_name, "steps": len(ts) - 1, "grid": grid}
+        if grid_design is not None:
+            run_info["grid_designed_for"] = {"solver": grid_design["solver"], "nfe": grid_design["nfe"]}
         if stochastic:
             run_info["diffusion"] = cfg.diffusion
         result, errors = target.exact_run(solver, ns.schedule, ts)

@@ -122,6 +122,14 @@ def _grid(cfg: SampleConfig, schedule: Schedule) -> tuple[torch.Tensor, str, str
             or float(ts[0]) < 0 or float(ts[-1]) > 1:
         raise ConfigError(f"{path}: a time grid must hold ≥ 2 strictly increasing times in [0, 1]",
                           hint="write the times in increasing order, e.g. numpy.save(path, numpy.linspace(1e-4, 1 - 1e-4, 20))")
+    from sictl.io import read_grid_design
+
+    design = read_grid_design(path)
+    if design is not None:  # a grid designed for one solver and budget: used only as designed
+        from sictl.pipeline.grid_design import check_designed_grid, designed_label
+
+        check_designed_grid(design, path, cfg.solver, cfg.diffusion, schedule, ts)
+        return ts, designed_label(path, design), file_checksum(path)
     return ts, f"file:{path}", file_checksum(path)
 
 

@@ -64,12 +64,19 @@ def build_target(cfg) -> DesignTarget:
     """
     spectrum = getattr(cfg, "spectrum", None) or getattr(cfg, "data", None)
     gmm_file = getattr(cfg, "gmm_file", None)
+    field_mixture = getattr(cfg, "field_mixture", None)
     given = [bool(cfg.ratios), cfg.matern is not None, getattr(cfg, "spectrum", None) is not None,
-             getattr(cfg, "data", None) is not None, cfg.gmm is not None, gmm_file is not None]
+             getattr(cfg, "data", None) is not None, cfg.gmm is not None, gmm_file is not None,
+             field_mixture is not None]
     if sum(given) != 1:
         flags = _target_flags(cfg)
         raise (UsageError if not any(given) else ConfigError)(  # none given: a usage error (exit 2)
             f"give exactly one target: {', '.join(flags[:-1])} or {flags[-1]}", hint="e.g. --matern 64, or --ratio 1e-4")
+    if field_mixture is not None or (spectrum is not None and _has_field_mixture(spectrum)):
+        from sictl.pipeline.field_mixtures import field_mixture_target
+
+        return field_mixture_target(field_mixture or spectrum, cfg.base, samples=getattr(cfg, "lab_samples", 64),
+                                    seed=getattr(cfg, "seed", 0))
     if gmm_file is not None:
         return _mixture_file_target(gmm_file, cfg.base, getattr(cfg, "mc_samples", 2048), getattr(cfg, "seed", 0))
     if cfg.ratios:
@@ -110,6 +117,13 @@ def build_target(cfg) -> DesignTarget:
     return TwoModeTarget(vals[0] / sigma0, p, info=info)
 
 
+def _has_field_mixture(path: str) -> bool:
+    """Whether a dataset file carries a field-mixture description (then it is that laboratory)."""
+    from sictl.io import dataset_field_mixture
+
+    return str(path) != "-" and dataset_field_mixture(path) is not None
+
+
 def _spectrum_flags(cfg) -> str:
     """The options of this command that name a dataset's spectrum as the target (``--data`` is design-schedule's)."""
     return "--data/--spectrum" if hasattr(cfg, "data") else "--spectrum"
@@ -118,6 +132,7 @@ def _spectrum_flags(cfg) -> str:
 def _target_flags(cfg) -> list[str]:
     """The target options this command has, so that messages name only real options."""
     flags = ["--ratio", "--matern", _spectrum_flags(cfg), "--gmm"]
+    flags += ["--field-mixture"] if hasattr(cfg, "field_mixture") else []
     return flags + (["--gmm-file"] if hasattr(cfg, "gmm_file") else [])
 
 

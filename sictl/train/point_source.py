@@ -51,7 +51,7 @@ class PointSourceObjective(Objective):
     def __post_init__(self):
         super().__post_init__()
         if not isinstance(self.schedule, PointSourceSchedule):
-            raise ValueError("a point-source objective needs a point-source schedule")
+            raise TypeError("a point-source objective needs a point-source schedule")
         source_endpoints(self.source, torch.zeros(1), torch.zeros(1))  # validates the source name
 
     def pair(self, t: Tensor, z: Tensor, x1: Tensor) -> tuple[Tensor, Tensor]:

@@ -29,7 +29,8 @@ from torch import Tensor
 from sictl.core.exact.field_mixture import FieldMixture, FieldMixtureDrift, ModeClasses, ReducedMixtureDrift
 from sictl.core.exact.gaussian import generated_variance
 from sictl.core.exact.grid_design import GaussianProblem
-from sictl.core.exact.mixture_grid import MixtureLabModel, class_errors, coarsen
+from sictl.core.exact.grid_recursion import recursion_spec
+from sictl.core.exact.mixture_grid import MixtureLabModel, _assignment, class_errors, coarsen
 from sictl.core.exact.targets import Design, GaussianTarget
 from sictl.core.fields import spectra
 from sictl.core.interpolants.schedules import Schedule
@@ -169,15 +170,23 @@ class FieldMixtureTarget:
                               hint="use a schedule whose log-SNR covers the window (linear, trig or designed)")
         return ts
 
-    def reference(self, schedule: Schedule, seed: int | None = None) -> tuple[Tensor, Tensor]:
-        """(class energies, class gains of the reference run) of the base draws from ``seed`` (once each)."""
+    def reference(self, schedule: Schedule, seed: int | None = None, classes: ModeClasses | None = None
+                  ) -> tuple[Tensor, Tensor]:
+        """(class energies, class gains of the reference run) of the base draws from ``seed`` (once each).
+
+        The reference is the ``unipc3`` recursion on the class gains (:meth:`MixtureLabModel.run`, the real
+        steps in numpy), on :meth:`reference_grid`."""
         seed = self.seed if seed is None else seed
-        key = (repr(schedule.describe()), seed)
+        classes = self.classes if classes is None else classes
+        key = (repr(schedule.describe()), seed, len(classes.counts))
         if key not in self._references:
             energies = self.classes.energies(self.base_draws(seed))
-            drift = ReducedMixtureDrift(schedule, self.classes, self.mixture.weights, energies)
-            g = integrate(drift, make_solver("unipc3"), torch.ones_like(energies), self.reference_grid(schedule)).x
-            self._references[key] = (energies, g)
+            if classes is not self.classes:
+                energies = energies @ _assignment(self.classes, classes)
+            model = MixtureLabModel(classes, self.mixture.weights, energies, self.mixture.n // 2)
+            v = schedule(self.reference_grid(schedule))
+            g = model.run(v.alpha.numpy()[None], v.beta.numpy()[None], recursion_spec(make_solver("unipc3")))[0]
+            self._references[key] = (energies, torch.from_numpy(g))
         return self._references[key]
 
     def exact_run(self, solver: Solver, schedule: Schedule, ts: Tensor) -> tuple[dict, Tensor]:
@@ -201,18 +210,15 @@ class FieldMixtureTarget:
             summary["note"] = "stochastic solver: against the ODE reference, so the errors include the SDE's own noise"
         return {"nfe": out.nfe, **summary, "component_error_max": self.component_error_max(solver, schedule, ts)}, shell
 
-    def grid_model(self, schedule: Schedule, *, max_classes: int = 1500, per_shell: int = 4) -> MixtureLabModel:
+    def grid_model(self, schedule: Schedule, *, max_classes: int = 300, per_shell: int = 2) -> MixtureLabModel:
         """The error model grids are designed on: base draws from seed + :data:`DESIGN_SEED_OFFSET` (so the
-        laboratory's own draws judge the grid), classes merged to ``per_shell`` per shell above ``max_classes``."""
-        energies, g_ref = self.reference(schedule, self.seed + DESIGN_SEED_OFFSET)
+        laboratory's own draws judge the grid), classes merged to ``per_shell`` per shell above ``max_classes``
+        (:func:`~sictl.core.exact.mixture_grid.coarsen`)."""
         classes = self.classes
         if len(classes.counts) > max_classes:
-            merged, merged_energies = coarsen(classes, energies, per_shell)
-            drift = ReducedMixtureDrift(schedule, merged, self.mixture.weights, merged_energies)
-            g_ref = integrate(drift, make_solver("unipc3"), torch.ones_like(merged_energies),
-                              self.reference_grid(schedule)).x
-            classes, energies = merged, merged_energies
-        return MixtureLabModel(classes, self.mixture.weights, energies, g_ref, self.mixture.n // 2)
+            classes = coarsen(classes, per_shell)
+        energies, g_ref = self.reference(schedule, self.seed + DESIGN_SEED_OFFSET, classes)
+        return MixtureLabModel(classes, self.mixture.weights, energies, self.mixture.n // 2, g_ref)
 
     def component_error_max(self, solver: Solver, schedule: Schedule, ts: Tensor) -> float:
         """max over components and shells of the exact Gaussian shell error of each component."""

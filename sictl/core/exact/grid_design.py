@@ -39,6 +39,7 @@ import numpy as np
 import torch
 from scipy.optimize import minimize
 
+from sictl.core.exact.gaussian import generated_variance
 from sictl.core.exact.grid_recursion import grid_gains, recursion_spec
 from sictl.core.interpolants.schedules import Schedule
 from sictl.core.sampling.solvers import Solver
@@ -51,7 +52,7 @@ __all__ = ["NODE_SPACING", "GaussianProblem", "ShellErrorModel", "ErrorModel", "
 NODE_SPACING = 0.05
 #: β·(the best maximum so far) of the smooth maximum, in turn (each run starts from the previous one's best
 #: grid): the surrogate exceeds the maximum by at most log(2S)/β, a fraction log(2S)/c of it
-SHARPNESS = (30.0, 300.0, 3000.0)
+SHARPNESS = (20.0, 200.0, 2000.0, 20000.0)
 
 
 @dataclass
@@ -94,7 +95,7 @@ class ShellErrorModel:
     exact: bool = True
 
     @classmethod
-    def build(cls, problems: Sequence[GaussianProblem], *, max_exact: int = 1500,
+    def build(cls, problems: Sequence[GaussianProblem], *, max_exact: int = 600,
               spacing: float = NODE_SPACING) -> ShellErrorModel:
         flat = []
         for pb in problems:
@@ -155,8 +156,6 @@ class ShellErrorModel:
         return self.errors(grid_gains(alpha, beta, self.ratios, spec))
 
     def solver_errors(self, solver: Solver, schedule: Schedule, ts: torch.Tensor) -> np.ndarray:
-        from sictl.core.exact.gaussian import generated_variance
-
         var, _ = generated_variance(solver, schedule, torch.as_tensor(self.ratios), ts, 1.0)
         return self.errors(var.numpy()[None])[0]
 
@@ -192,14 +191,15 @@ class GridObjective:
     """Grids in log-SNR → relative shell errors of what ``solver`` generates, for a :class:`ShellErrorModel`.
 
     Args:
-        solver: the solver instance (used by the slow path); ``solver_name``/``diffusion`` pick the fast one.
+        solver: the solver; ``diffusion``: the spec its diffusion was made from (picks the fast recursion).
         schedule: the sampling schedule (grids are its times).
+        fast: use the batched recursion where the solver has one (False: always the real steps).
     """
 
-    def __init__(self, solver: Solver, solver_name: str, diffusion: str | None, schedule: Schedule,
-                 model: ErrorModel, *, fast: bool = True):
+    def __init__(self, solver: Solver, diffusion: str | None, schedule: Schedule, model: ErrorModel, *,
+                 fast: bool = True):
         self.solver, self.schedule, self.model = solver, schedule, model
-        self.spec = recursion_spec(solver_name, diffusion) if fast else None
+        self.spec = recursion_spec(solver, diffusion) if fast else None
         self.evaluations = 0
 
     @property
@@ -274,7 +274,7 @@ def _smooth_max(err: np.ndarray, beta: float) -> np.ndarray:
 
 def design_grid(objective: GridObjective, steps: int, bounds: tuple[float, float], *,
                 windows: Sequence[tuple[float, float]] | None = None, sharpness: Sequence[float] = SHARPNESS,
-                max_iter: int = 100, ftol: float = 1e-7, fd_step: float = 1e-6, min_span: float = 1.0,
+                max_iter: int = 150, ftol: float = 1e-10, fd_step: float = 1e-6, min_span: float = 1.0,
                 progress: Callable[[str], None] | None = None) -> DesignedGrid:
     """Minimise the maximum shell error over grids of ``steps`` intervals with ends in ``bounds`` (log-SNR).
 

@@ -2,7 +2,8 @@
 
 On a Gaussian target diagonal in some basis, with ratio r = λ/μ per mode, every exponential integrator
 of :mod:`sictl.core.sampling.solvers` and :mod:`sictl.core.sampling.multistep` (``expint1``, ``expint2``,
-``expint3``, ``unipc2``, ``unipc3``, and ``sde-expint1``/``sde-expint2`` with ε = ε* or ε = 0) is linear
+``expint3``, ``unipc2``, ``unipc3``, and ``sde-expint1``/``sde-expint2`` with ε = ε* or ε = 0; told apart by
+their classes and declared nodes, :func:`recursion_spec`) is linear
 in its state: the data denoiser is η_x(t, x) = e(t) x with e = β r/(α² + β² r), and a step is
 
     x1 = (α1/α0) e^{−K} x0 + β1 Σ_j c_j e_j x_j + α1 √(1 − e^{−2K}) √μ ξ,
@@ -28,9 +29,10 @@ from functools import lru_cache
 
 import numpy as np
 
-from sictl.core.sampling.multistep import MAX_STEP_RATIO
+from sictl.core.sampling.multistep import MAX_STEP_RATIO, _Multistep, _SDEExpInt
+from sictl.core.sampling.solvers import ExpInt1, ExpInt2, Solver
 
-__all__ = ["FAST_SOLVERS", "RecursionSpec", "recursion_spec", "run_grids", "grid_gains", "moments", "weights"]
+__all__ = ["RecursionSpec", "recursion_spec", "run_grids", "grid_gains", "moments", "weights"]
 
 
 @dataclass(frozen=True)
@@ -43,27 +45,25 @@ class RecursionSpec:
     stochastic: bool = False
 
 
-#: solver name → its recursion (the ODE ones; the stochastic ones with ε = ε*)
-FAST_SOLVERS: dict[str, RecursionSpec] = {
-    "expint1": RecursionSpec(1),
-    "expint2": RecursionSpec(2, expint2=True),
-    "expint3": RecursionSpec(3),
-    "unipc2": RecursionSpec(2, corrector=True),
-    "unipc3": RecursionSpec(3, corrector=True),
-    "sde-expint1": RecursionSpec(1, stochastic=True),
-    "sde-expint2": RecursionSpec(2, stochastic=True),
-}
+def recursion_spec(solver: Solver, diffusion: str | None = None) -> RecursionSpec | None:
+    """The recursion of a solver (by its class and what it declares: nodes, corrector, diffusion), or None
+    where there is none here — other solvers, and a stochastic one whose diffusion is not ``optimal`` (ε*,
+    for which K = h) or absent: those are evaluated by the real steps.
 
-
-def recursion_spec(solver_name: str, diffusion: str | None = None) -> RecursionSpec | None:
-    """The recursion of a solver with a diffusion spec (``optimal``, ``0``/``none`` or None), or None where
-    there is none here (other solvers; other diffusions): those are evaluated by the real steps."""
-    spec = FAST_SOLVERS.get(solver_name)
-    if spec is None or not spec.stochastic:
-        return spec
-    if diffusion in (None, "0", "none"):  # no diffusion: the stochastic solver is its ODE counterpart
-        return RecursionSpec(spec.points)
-    return spec if diffusion == "optimal" else None
+    Args:
+        diffusion: the diffusion spec the stochastic solver was made with (``optimal``, ``0``, ``none``).
+    """
+    if isinstance(solver, ExpInt1):
+        return RecursionSpec(1)
+    if isinstance(solver, ExpInt2):
+        return RecursionSpec(2, expint2=True)
+    if isinstance(solver, _Multistep):
+        return RecursionSpec(solver.points, corrector=solver.corrector)
+    if isinstance(solver, _SDEExpInt):
+        if solver.diffusion is None or diffusion in ("0", "none"):  # no diffusion: its ODE counterpart
+            return RecursionSpec(solver.points)
+        return RecursionSpec(solver.points, stochastic=True) if diffusion == "optimal" else None
+    return None
 
 
 _SERIES_TERMS = 26  # H < 2: the m-th term is at most 2^m/(m + 1)! < 1e-19 beyond

@@ -29,7 +29,7 @@ from sictl.core.sampling.integrate import integrate
 from sictl.core.sampling.solvers import Solver
 from sictl.errors import ConfigError
 
-__all__ = ["class_errors", "coarsen", "MixtureLabModel"]
+__all__ = ["class_errors", "coarsen", "MixtureLabModel"]  # _assignment: for the laboratory
 
 
 def class_errors(g: Tensor, g_ref: Tensor, energies: Tensor, classes: ModeClasses, n_shells: int) -> tuple[dict, Tensor]:
@@ -55,23 +55,32 @@ def class_errors(g: Tensor, g_ref: Tensor, energies: Tensor, classes: ModeClasse
             "sample_error_mean": float(per_sample.mean()), "sample_error_max": float(per_sample.max())}, shell
 
 
-def coarsen(classes: ModeClasses, energies: Tensor, per_shell: int) -> tuple[ModeClasses, Tensor]:
+def _assignment(fine: ModeClasses, coarse: ModeClasses) -> Tensor:
+    """(C_fine, C_coarse) 0/1 matrix: which coarse class holds each fine one (coarse classes are unions)."""
+    flat = fine.index.reshape(-1)
+    first = torch.full((len(fine.counts),), flat.numel(), dtype=torch.int64)
+    first.scatter_reduce_(0, flat, torch.arange(flat.numel()), "amin")
+    out = torch.zeros(len(fine.counts), len(coarse.counts), dtype=torch.float64)
+    out[torch.arange(len(fine.counts)), coarse.index.reshape(-1)[first]] = 1.0
+    return out
+
+
+def coarsen(classes: ModeClasses, per_shell: int) -> ModeClasses:
     """At most ``per_shell`` classes per shell (those outside the shells: one group), by rank of the
-    classes' mean log power within the shell; summed counts and energies, count-weighted geometric means."""
+    classes' mean log power within the shell; summed counts, count-weighted geometric means of the powers.
+    Energies of base draws follow by ``energies @ _assignment(classes, merged)``."""
     live = (classes.base > 0) | (classes.powers > 0).any(0)
-    key = torch.where(live, (classes.powers.clamp_min(1e-300).log().mean(0)), torch.full_like(classes.base, -1e300))
+    key = torch.where(live, classes.powers.clamp_min(1e-300).log().mean(0), torch.full_like(classes.base, -1e300))
     group = torch.empty_like(classes.shell)
     next_id = 0
     for s in torch.unique(classes.shell).tolist():
         members = (classes.shell == s).nonzero().flatten()
         order = members[torch.argsort(key[members])]
-        parts = min(per_shell if s >= 0 else 1, len(order))
-        for chunk in torch.tensor_split(order, parts):
+        for chunk in torch.tensor_split(order, min(per_shell if s >= 0 else 1, len(order))):
             group[chunk] = next_id
             next_id += 1
     assign = torch.zeros(len(classes.counts), next_id, dtype=torch.float64)
     assign[torch.arange(len(group)), group] = 1.0
-    counts = classes.counts @ assign
 
     def mean_log(values: Tensor) -> Tensor:
         logs = torch.where(values > 0, values.clamp_min(1e-300).log(), torch.zeros_like(values))
@@ -79,10 +88,10 @@ def coarsen(classes: ModeClasses, energies: Tensor, per_shell: int) -> tuple[Mod
         out = ((logs * classes.counts) @ assign) / pos.clamp_min(1e-300)
         return torch.where(pos > 0, out.exp(), torch.zeros_like(out))
 
-    shell = torch.zeros(next_id, dtype=torch.int64).index_reduce_(0, group, classes.shell, "amax", include_self=False)
-    merged = ModeClasses(group[classes.index], counts, shell, mean_log(classes.base),
-                         torch.stack([mean_log(p) for p in classes.powers]))
-    return merged, energies @ assign
+    shell = torch.empty(next_id, dtype=torch.int64)
+    shell[group] = classes.shell  # a group lies in one shell
+    return ModeClasses(group[classes.index], classes.counts @ assign, shell, mean_log(classes.base),
+                       torch.stack([mean_log(p) for p in classes.powers]))
 
 
 class MixtureLabModel:
@@ -90,10 +99,12 @@ class MixtureLabModel:
 
     Args:
         classes, energies: the mode classes and the base draws' class energies (B, C).
-        weights: (J,) component weights.  reference: (B, C) gains of the reference run.  n_shells: N/2.
+        weights: (J,) component weights.  n_shells: N/2.
+        reference: (B, C) gains of the reference run (:meth:`set_reference`; :meth:`run` computes them).
     """
 
-    def __init__(self, classes: ModeClasses, weights: Tensor, energies: Tensor, reference: Tensor, n_shells: int):
+    def __init__(self, classes: ModeClasses, weights: Tensor, energies: Tensor, n_shells: int,
+                 reference: Tensor | None = None):
         self.classes, self.weights_t, self.energies_t = classes, torch.as_tensor(weights, dtype=torch.float64), energies
         self.base, self.powers = classes.base.numpy(), classes.powers.numpy()
         self.live = (self.base > 0) | (self.powers > 0).any(0)
@@ -104,7 +115,13 @@ class MixtureLabModel:
         self.indicator = np.zeros((len(shell), n_shells))
         inside = shell >= 0
         self.indicator[np.nonzero(inside)[0], shell[inside]] = 1.0
-        self.p_ref = ((reference.numpy() ** 2 * self.energies).sum(0)) @ self.indicator
+        self.p_ref = None
+        if reference is not None:
+            self.set_reference(reference)
+
+    def set_reference(self, reference: Tensor) -> None:
+        """The (B, C) gains the errors are measured against."""
+        self.p_ref = ((np.asarray(reference) ** 2 * self.energies).sum(0)) @ self.indicator
 
     def extreme_ratios(self) -> tuple[float, float]:
         ok = (self.base > 0)[None, :] & (self.powers > 0)
@@ -115,7 +132,8 @@ class MixtureLabModel:
         """(G, B, C) gains → (G, S) relative errors of the shell power against the reference run."""
         return ((g * g * self.energies).sum(-2) @ self.indicator) / self.p_ref - 1.0
 
-    def fast_errors(self, alpha: np.ndarray, beta: np.ndarray, spec) -> np.ndarray:
+    def run(self, alpha: np.ndarray, beta: np.ndarray, spec) -> np.ndarray:
+        """(G, B, C) gains after the steps of the ODE recursion ``spec`` on G grids ((G, K + 1) schedule values)."""
         if spec.stochastic:
             raise ConfigError("the field-mixture laboratory compares ODE paths; a stochastic solver has none",
                               hint="design the grid of a stochastic solver on the components (the Gaussian model)")
@@ -133,7 +151,10 @@ class MixtureLabModel:
             pi /= pi.sum(-1, keepdims=True)
             return np.einsum("gbj,gjc->gbc", pi, b * self.powers * inv) * g
 
-        return self.shell_errors(run_grids(alpha, beta, x0, denoise, spec))
+        return run_grids(alpha, beta, x0, denoise, spec)
+
+    def fast_errors(self, alpha: np.ndarray, beta: np.ndarray, spec) -> np.ndarray:
+        return self.shell_errors(self.run(alpha, beta, spec))
 
     def solver_errors(self, solver: Solver, schedule: Schedule, ts: Tensor) -> np.ndarray:
         if solver.stochastic:

@@ -27,6 +27,7 @@ __all__ = ["REGISTRY", "source"]
 REGISTRY: dict[str, str] = {
     "gaussian-field": "gaussian_field",
     "gmm": "gmm",
+    "field-mixture": "field_mixture",
     "allen-cahn": "allen_cahn",
     "navier-stokes": "navier_stokes",
     "ou-pairs": "ou_pairs",
