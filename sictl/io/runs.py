@@ -324,6 +324,11 @@ class PairRows:
         self.local = check_input_file(self.path)
         self._handle: tuple[int, h5py.File] | None = None
         f = self._file()
+        try:
+            check_root(f, self.path, "dataset")  # kind, schema version, no external data
+        except BaseException:
+            self.close()
+            raise
         if "pairs" not in f or "x0" not in f["pairs"] or "x1" not in f["pairs"]:
             self.close()
             raise ConfigError(f"{display_name(self.path)} stores no forecasting pairs (/pairs/x0, /pairs/x1)",
