@@ -13,10 +13,11 @@ from tests.train.conftest import invoke, weights
 FAST = ["--model", "tiny", "--steps", "4", "--batch-size", "4", "--checkpoint-every", "2", "--quiet"]
 
 
-def _fails(args: list[str], *needles: str) -> str:
+def _fails(args: list[str], *needles: str, code: int = 1) -> str:
+    """One `Error:` line holding every needle, a hint, no traceback; exit 1 (2 for a missing required option)."""
     result = invoke(args)
     errors = [line for line in result.output.splitlines() if line.startswith("Error:")]
-    assert result.exit_code == 1 and len(errors) == 1, result.output
+    assert result.exit_code == code and len(errors) == 1, result.output
     assert "Hint:" in result.output and "Traceback" not in result.output
     for needle in needles:
         assert needle in errors[0], (needle, errors[0])
@@ -71,7 +72,7 @@ def test_bad_options(field16, tmp_path):
     _fails(["train", field16, "-o", run, *FAST, "--t-min", "0.5", "--t-max", "0.4"], "--t-min")
     _fails(["train", field16, "-o", run, *FAST, "--ema", "1"], "--ema")
     _fails(["train", field16, "-o", run, *FAST, "--schedule", "nope"], "unknown schedule")
-    _fails(["train", field16, *FAST], "-o RUN")
+    _fails(["train", field16, *FAST], "-o RUN", code=2)  # a missing required option is a usage error
     assert not os.path.exists(run)
 
 
