@@ -9,6 +9,14 @@ trig, designed (λ_min); solvers: all of them (em with ε*); grids: uniform, log
 benchmarks/results/quality_vs_nfe.json.
 
     python benchmarks/quality_vs_nfe.py [--sizes 32,64] [--nfe 8,16,32] [--out PATH]
+
+With ``--designed`` it runs the comparison of issue 15 instead (:mod:`grid_benchmark`): the paper method,
+linear + rk4, and every new solver on the uniform log-SNR grid and on the grid designed for it, on the Matérn
+field and on the field mixture, N ∈ {32, 64, 128, 256}, NFE ∈ {10, 20, 40}; a table, JSON
+(benchmarks/results/quality_vs_nfe_designed.json, written after every size) and a plot of error against NFE
+(benchmarks/results/quality_vs_nfe_designed.png).
+
+    python benchmarks/quality_vs_nfe.py --designed [--sizes 32,64] [--nfe 10,20,40] [--targets matern,mixture]
 """
 
 from __future__ import annotations
@@ -91,14 +99,42 @@ def print_tables(rows: list[dict], nfes) -> None:
             print(f"{key[0]:<9} {key[1]:<8} {key[2]:<7} " + " ".join(cells))
 
 
+def designed_main(args) -> None:
+    """The issue-15 comparison (module docstring)."""
+    import grid_benchmark
+
+    sizes = [int(v) for v in args.sizes.split(",")]
+    nfes = [int(v) for v in (args.nfe or "10,20,40").split(",")]
+    solvers = args.solvers.split(",") if args.solvers else grid_benchmark.NEW_SOLVERS
+    out = args.out or os.path.join(os.path.dirname(__file__), "results", "quality_vs_nfe_designed.json")
+    os.makedirs(os.path.dirname(os.path.abspath(out)), exist_ok=True)
+    started, rows = time.perf_counter(), []
+    for kind in args.targets.split(","):
+        for n in sizes:
+            rows += grid_benchmark.rows_for(kind, n, nfes, solvers)
+            with open(out, "w", encoding="utf-8") as fh:  # after every size: a long run keeps what it has
+                json.dump({"t_min": T_MIN, "t_max": T_MAX, "mixture": grid_benchmark.MIXTURE,
+                           "wall_time_s": time.perf_counter() - started, "rows": rows}, fh, indent=1)
+    grid_benchmark.print_table(rows, nfes)
+    grid_benchmark.plot(rows, out.replace(".json", ".png"))
+    print(f"\nwrote {out} and {out.replace('.json', '.png')} ({len(rows)} rows, {time.perf_counter() - started:.0f} s)")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--sizes", default="32,64,128,256")
-    parser.add_argument("--nfe", default="8,16,32,64,128,256")
-    parser.add_argument("--solvers", default=",".join(SOLVERS))
+    parser.add_argument("--nfe", default=None, help="default 8,16,32,64,128,256 (10,20,40 with --designed)")
+    parser.add_argument("--solvers", default=None)
     parser.add_argument("--grids", default="uniform,logsnr")
-    parser.add_argument("--out", default=os.path.join(os.path.dirname(__file__), "results", "quality_vs_nfe.json"))
+    parser.add_argument("--out", default=None)
+    parser.add_argument("--designed", action="store_true", help="the issue-15 comparison of designed grids")
+    parser.add_argument("--targets", default="matern,mixture", help="with --designed: matern, mixture")
     args = parser.parse_args()
+    if args.designed:
+        return designed_main(args)
+    args.nfe = args.nfe or "8,16,32,64,128,256"
+    args.solvers = args.solvers or ",".join(SOLVERS)
+    args.out = args.out or os.path.join(os.path.dirname(__file__), "results", "quality_vs_nfe.json")
     sizes = [int(v) for v in args.sizes.split(",")]
     nfes = [int(v) for v in args.nfe.split(",")]
     started = time.perf_counter()

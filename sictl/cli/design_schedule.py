@@ -22,7 +22,8 @@ Examples:
   sictl design-schedule --data ns.h5 --base white:10 -o ns_schedule.h5
   sictl design-schedule --gmm-file mixture.json --kinetic -o k.h5
   sictl design-schedule --matern 32 --grid-for unipc3 --nfe 10 -o grid32.h5
-  sictl design-schedule --field-mixture '16:0.5,3,1,1;0.5,3,20,0.01' --grid-for unipc3 --nfe 10 --lab-samples 16 -o fm16.h5
+  sictl design-schedule --field-mixture '16:0.5,3,1,1;0.5,3,20,0.01' \\
+      --grid-for unipc3 --nfe 10 --lab-samples 16 -o fm16.h5
 """
 
 

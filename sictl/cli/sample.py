@@ -41,7 +41,7 @@ def sample(
     drift_schedule: Annotated[Optional[str], typer.Option("--drift-schedule", help="Schedule the drift is defined under (default: the sampling schedule); if it differs, the transfer formula is applied.")] = None,
     solver: Annotated[str, typer.Option("--solver", help="Solver: {solvers}.")] = "rk4-38",
     steps: Annotated[int, typer.Option("--steps", help="Intervals of the time grid (ignored with --grid FILE).")] = 19,
-    grid: Annotated[str, typer.Option("--grid", help="{grids}, or FILE (a schedule file's recommended grid, .npy or text times).")] = "uniform",
+    grid: Annotated[str, typer.Option("--grid", help="{grids}, or FILE (a schedule file's recommended grid, .npy or text times; a grid designed by design-schedule --grid-for is used only with its solver and budget).")] = "uniform",
     diffusion: Annotated[str, typer.Option("--diffusion", help="For {stochastic_solvers}: {diffusions} (ε*).")] = "0",
     base: Annotated[Optional[str], typer.Option("--base", help="Base noise: white (unit per-mode variance), white:σ0 (pixel std), spectral[:FILE]; a model uses its own.")] = None,
     n: Annotated[int, typer.Option("--n", "--samples", help="Number of samples (--samples: the same, for torchrun, which takes --n as its own).")] = 256,

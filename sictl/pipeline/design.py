@@ -57,7 +57,7 @@ class DesignConfig:
     def validate(self) -> None:
         from sictl.pipeline.grid_design import check_options
 
-        check_options(self.grid_for, self.nfe)
+        check_options(self.grid_for, self.nfe, self.gmm is not None or self.gmm_file is not None)
         if self.criterion not in ("a2", "kinetic"):
             raise ConfigError(f"unknown criterion {self.criterion!r}", hint="use --lipschitz (a2) or --kinetic")
         time_grid("uniform", self.steps, self.t_min, self.t_max)  # raises on bad steps / window

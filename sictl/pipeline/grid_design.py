@@ -3,8 +3,9 @@ command's target, and `sample`'s check that a stored designed grid is used as de
 
 The design (:mod:`sictl.core.exact.grid_design`) minimises the maximum shell error of what the solver
 generates: on a Gaussian target the exact one (:func:`sictl.core.exact.gaussian.generated_variance`); on a
-field mixture the error against the reference run of the laboratory, on base draws held apart from the
-ones that judge it (:mod:`sictl.core.exact.field_mixture_lab`). The grid's ends are free within
+field mixture the path-wise shell error against the reference run of the laboratory, on base draws held
+apart from the ones that judge it (:mod:`sictl.core.exact.field_mixture_lab`; the spectral error of a few
+dozen draws alone can be tuned to them, the path-wise one cannot). The grid's ends are free within
 [--t-min, --t-max]. The summary reports the exact error reached, the uniform log-SNR grid's on the same
 window for comparison, and the time taken.
 """
@@ -31,8 +32,12 @@ __all__ = ["check_options", "designed_grid", "check_designed_grid", "designed_la
 LOG_SNR_TOLERANCE = 1e-6
 
 
-def check_options(grid_for: str | None, nfe: int | None) -> None:
-    """``--grid-for`` and ``--nfe`` go together; the budget must be whole steps of the solver."""
+def check_options(grid_for: str | None, nfe: int | None, vector_mixture: bool = False) -> None:
+    """``--grid-for`` and ``--nfe`` go together; the budget must be whole steps of the solver; the target must
+    be one a grid can be designed on (not a vector mixture, ``--gmm``/``--gmm-file``)."""
+    if grid_for is not None and vector_mixture:
+        raise ConfigError("--grid-for designs grids on Gaussian targets and field mixtures, not on --gmm/--gmm-file",
+                          hint="use --matern, --ratio, --data/--spectrum (a Gaussian spectrum) or --field-mixture")
     if (grid_for is None) != (nfe is None):
         raise ConfigError("--grid-for SOLVER and --nfe K go together",
                           hint="e.g. --grid-for unipc3 --nfe 20 designs a 20-evaluation grid for unipc3")
@@ -56,7 +61,8 @@ def _error_model(target, solver, schedule: Schedule):
             return (ShellErrorModel.build(target.problems()),
                     "exact shell errors of the mixture's Gaussian components (a stochastic solver has no ODE path "
                     "to compare with the reference run)")
-        return target.grid_model(schedule), "shell error against the laboratory's reference run (design draws)"
+        return (target.grid_model(schedule), "path-wise shell error against the laboratory's reference run, on base "
+                                             "draws held apart from those that judge the grid")
     raise ConfigError("--grid-for designs grids on Gaussian targets and field mixtures",
                       hint="use --matern, --ratio, --data/--spectrum (a Gaussian spectrum) or --field-mixture")
 

@@ -15,6 +15,13 @@ def base_file(base: str | None) -> str | None:
     return arg if name == "spectral" and arg else None
 
 
+def _existing(spec: str | None) -> str | None:
+    """A value that names an existing file (a --field-mixture spec is not one), else None."""
+    import os
+
+    return spec if spec is not None and os.path.exists(spec) else None
+
+
 def _schedule_file(spec: str | None) -> str | None:
     from sictl.pipeline.schedule_files import is_schedule_file
 
@@ -32,10 +39,14 @@ def sample_inputs(cfg: Any) -> dict[str, Any]:
 
 def design_inputs(cfg: Any) -> dict[str, Any]:
     """``design-schedule``: the dataset, spectrum or mixture file of the target, a spectral base's file."""
-    return {"--data": cfg.data, "--spectrum": cfg.spectrum, "--gmm-file": cfg.gmm_file, "--base": base_file(cfg.base)}
+    return {"--data": cfg.data, "--spectrum": cfg.spectrum, "--gmm-file": cfg.gmm_file, "--base": base_file(cfg.base),
+            "--field-mixture": _existing(getattr(cfg, "field_mixture", None))}
 
 
 def gaussian_check_inputs(cfg: Any) -> dict[str, Any]:
     """``gaussian-check``: the spectrum file, schedule files, a spectral base's file."""
+    from sictl.core.sampling.grids import GRIDS
+
     return {"--spectrum": cfg.spectrum, "--schedules": [s for s in cfg.schedules if _schedule_file(s)],
-            "--base": base_file(cfg.base)}
+            "--base": base_file(cfg.base), "--field-mixture": _existing(getattr(cfg, "field_mixture", None)),
+            "--grid": [g for g in getattr(cfg, "grids", ()) if g not in GRIDS]}

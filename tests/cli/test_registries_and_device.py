@@ -25,6 +25,7 @@ SOURCE_RUNS = {
     "navier-stokes": ["--res", "32", "--store-res", "16", "--trajectories", "2", "--snapshots", "2",
                       "--snapshot-dt", "0.1", "--burn-in", "0.1", "--dt", "0.01"],
     "ou-pairs": ["--res", "8", "--n", "4", "--snapshots", "3", "--lag", "1"],
+    "field-mixture": ["--mixture", "8:0.5,3,1,1;0.5,3,20,0.01", "--n", "20"],
     "import": [],  # the file is made by the test
 }
 CUDA = torch.cuda.is_available()

@@ -12,8 +12,9 @@ with the weights c_j of the solver (the module docstring of :mod:`sictl.core.sam
 for ε*, 0 for the ODE). :func:`grid_gains` runs exactly these steps — the same node selection, the
 same corrector, the same weights — with numpy arrays of shape (grids, modes, basis): one run evaluates
 a whole batch of time grids (the finite-difference stencil of a grid optimisation) for every mode.
-The state is written on the basis (z, ξ_0, …, ξ_{K−1}) of the base draw and the step noises (only z
-for ODE solvers), so the generated variance is μ Σ_b x_b² also for the multistep stochastic solver.
+The state is written as coefficients on independent N(0, 1) variables (the base draw and the step noises,
+compressed to an orthonormal basis of what the next steps use), so the generated variance is μ Σ_b x_b²
+also for the multistep stochastic solver.
 
 It reproduces :func:`sictl.core.exact.gaussian.generated_variance` to round-off (tests/core/test_grid_design.py)
 at a small fraction of its cost: that one runs the real solver steps, one grid at a time, through
@@ -145,7 +146,7 @@ def _combine(history, ells, ell0, h, dissipation, points, ratio, beta1):
 
 
 def run_grids(alpha: np.ndarray, beta: np.ndarray, x0: np.ndarray, denoise: Callable[[int, np.ndarray], np.ndarray],
-              spec: RecursionSpec, noise: Callable[[np.ndarray, int, np.ndarray], None] | None = None,
+              spec: RecursionSpec, noise: Callable[[np.ndarray, int, np.ndarray, list], tuple] | None = None,
               max_step_ratio: float = MAX_STEP_RATIO) -> np.ndarray:
     """The steps of the solver ``spec`` on G grids at once, for any data denoiser.
 
@@ -154,7 +155,8 @@ def run_grids(alpha: np.ndarray, beta: np.ndarray, x0: np.ndarray, denoise: Call
         x0: (G, ...) states at the first grid times.
         denoise: η_x at grid time i of states (G, ...) → (G, ...) (one drift evaluation per step).
         spec: the solver's recursion (:func:`recursion_spec`).
-        noise: for a stochastic spec, ``noise(out, i, std)`` adds std (G,) times the step-i noise to ``out``.
+        noise: for a stochastic spec, ``noise(out, i, std, history)`` adds std (G,) times the step-i noise to
+            ``out`` and returns ``(out, history)`` (the states that the next steps use, possibly re-expressed).
 
     Returns:
         (G, ...) states at the last grid times.
@@ -188,19 +190,38 @@ def run_grids(alpha: np.ndarray, beta: np.ndarray, x0: np.ndarray, denoise: Call
             base = _col(a0 / alpha[:, i - 1], nd) * prev_base + corr
         out = _col(a1 / a0 * np.exp(-dissipation), nd) * base
         out = out + _combine(history, ells, ell0, h, dissipation, spec.points, max_step_ratio, b1)
-        if spec.stochastic and noise is not None:
-            noise(out, i, a1 * np.sqrt(-np.expm1(-2 * dissipation)))
-        prev_base, x = base, out
         history, ells = history[: spec.points], ells[: spec.points]
+        if spec.stochastic and noise is not None:
+            out, history = noise(out, i, a1 * np.sqrt(-np.expm1(-2 * dissipation)), history)
+        prev_base, x = base, out
     return x
+
+
+def _compress(arrays: list[np.ndarray]) -> list[np.ndarray]:
+    """The same vectors (last axis: coefficients on independent N(0, 1) variables) on an orthonormal basis of
+    their span, by Gram–Schmidt (elementwise over the leading axes): equal Gram matrices, so equal variances
+    and covariances of every linear combination. r vectors → r coordinates."""
+    basis: list[np.ndarray] = []
+    out = []
+    for v in arrays:
+        coords = [(q * v).sum(-1) for q in basis]
+        rest = v - sum((c[..., None] * q for c, q in zip(coords, basis)), np.zeros_like(v))
+        norm = np.sqrt((rest * rest).sum(-1))
+        basis.append(rest / np.where(norm > 0, norm, 1.0)[..., None])
+        out.append(coords + [norm])
+    size = len(arrays)
+    return [np.stack(c + [np.zeros_like(c[0])] * (size - len(c)), -1) for c in out]
 
 
 def grid_gains(alpha: np.ndarray, beta: np.ndarray, ratios: np.ndarray, spec: RecursionSpec,
                max_step_ratio: float = MAX_STEP_RATIO) -> np.ndarray:
     """Σ_b x_b² after the last step, per grid and mode: the generated variance over the base variance μ.
 
-    The state of a mode is written on the basis (z, ξ_0, …, ξ_{K−1}) (only z for an ODE solver), each
-    N(0, 1) in units of √μ; η_x = e x with e = β r/(α² + β² r).
+    The state of a mode is written as coefficients on independent N(0, 1) variables, in units of √μ: z
+    alone for an ODE solver. A stochastic step adds its noise as one more variable, after which the state
+    and the denoisers the next steps still use are re-expressed on an orthonormal basis of their span
+    (:func:`_compress`: at most ``points`` variables), which keeps their joint law; η_x = e x with
+    e = β r/(α² + β² r).
 
     Args:
         alpha, beta: (G, K + 1) schedule values at the grid times of G grids (0 < t < 1: finite log-SNRs).
@@ -211,15 +232,18 @@ def grid_gains(alpha: np.ndarray, beta: np.ndarray, ratios: np.ndarray, spec: Re
     """
     alpha, beta = np.asarray(alpha, np.float64), np.asarray(beta, np.float64)
     r = np.asarray(ratios, np.float64)[None, :, None]
-    steps = alpha.shape[1] - 1
-    x = np.zeros((alpha.shape[0], r.shape[1], steps + 1 if spec.stochastic else 1))
-    x[..., 0] = 1.0
+    x = np.ones((alpha.shape[0], r.shape[1], 1))
 
     def denoise(i, state):
         b = beta[:, i, None, None]
         return b * r / (alpha[:, i, None, None] ** 2 + b * b * r) * state
 
-    def noise(out, i, std):
-        out[..., i + 1] += std[:, None]
+    def noise(out, i, std, history):
+        pad = [(0, 0)] * (out.ndim - 1) + [(0, 1)]
+        out = np.pad(out, pad)
+        out[..., -1] = std[:, None]
+        kept = [np.pad(h, pad) for h in history[: spec.points - 1]]
+        out, *kept = _compress([out, *kept])
+        return out, kept
 
     return (run_grids(alpha, beta, x, denoise, spec, noise, max_step_ratio) ** 2).sum(-1)

@@ -104,7 +104,8 @@ class MixtureLabModel:
     """
 
     def __init__(self, classes: ModeClasses, weights: Tensor, energies: Tensor, n_shells: int,
-                 reference: Tensor | None = None):
+                 reference: Tensor | None = None, criterion: str = "spectral"):
+        self.criterion = criterion
         self.classes, self.weights_t, self.energies_t = classes, torch.as_tensor(weights, dtype=torch.float64), energies
         self.base, self.powers = classes.base.numpy(), classes.powers.numpy()
         self.live = (self.base > 0) | (self.powers > 0).any(0)
@@ -121,7 +122,8 @@ class MixtureLabModel:
 
     def set_reference(self, reference: Tensor) -> None:
         """The (B, C) gains the errors are measured against."""
-        self.p_ref = ((np.asarray(reference) ** 2 * self.energies).sum(0)) @ self.indicator
+        self.g_ref = np.asarray(reference)
+        self.p_ref = ((self.g_ref**2 * self.energies).sum(0)) @ self.indicator
 
     def extreme_ratios(self) -> tuple[float, float]:
         ok = (self.base > 0)[None, :] & (self.powers > 0)
@@ -129,7 +131,10 @@ class MixtureLabModel:
         return float(r.min()), float(r.max())
 
     def shell_errors(self, g: np.ndarray) -> np.ndarray:
-        """(G, B, C) gains → (G, S) relative errors of the shell power against the reference run."""
+        """(G, B, C) gains → (G, S) errors against the reference run: the relative error of the shell power
+        (``criterion="spectral"``), or the path-wise error per shell √(Σ|x̂ − x̂_ref|²/Σ|x̂_ref|²) (``"path"``)."""
+        if self.criterion == "path":
+            return np.sqrt((((g - self.g_ref) ** 2 * self.energies).sum(-2) @ self.indicator) / self.p_ref)
         return ((g * g * self.energies).sum(-2) @ self.indicator) / self.p_ref - 1.0
 
     def run(self, alpha: np.ndarray, beta: np.ndarray, spec) -> np.ndarray:
@@ -151,7 +156,9 @@ class MixtureLabModel:
             pi /= pi.sum(-1, keepdims=True)
             return np.einsum("gbj,gjc->gbc", pi, b * self.powers * inv) * g
 
-        return run_grids(alpha, beta, x0, denoise, spec)
+        g = run_grids(alpha, beta, x0, denoise, spec)
+        g[..., ~self.live] = 1.0  # no power anywhere (the mean mode, no energy): the exact flow keeps z
+        return g
 
     def fast_errors(self, alpha: np.ndarray, beta: np.ndarray, spec) -> np.ndarray:
         return self.shell_errors(self.run(alpha, beta, spec))

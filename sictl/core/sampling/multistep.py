@@ -1,7 +1,7 @@
 """Multistep exponential integrators in data-prediction form: ``expint3``, ``unipc2``, ``unipc3``, and
 their stochastic counterparts ``sde-expint1``, ``sde-expint2`` (registered in :data:`SOLVERS` below).
 
-Conventions (SPEC §1): x_t = α z + β x1, t = 0 base noise, t = 1 data; velocity b = α̇ η_z + β̇ η_x;
+Conventions (docs/math.md): x_t = α z + β x1, t = 0 base noise, t = 1 data; velocity b = α̇ η_z + β̇ η_x;
 data denoiser η_x = (α b − α̇ x)/W, W = αβ̇ − α̇β; log-SNR ℓ = log(β/α), ρ = β/α = e^ℓ.
 
 **The ODE** (stochastic interpolants, arXiv 2303.08797). Since x = α η_z + β η_x, the velocity is

@@ -17,7 +17,8 @@ the mixture's description is stored with them, so its exact drift is known.
 
 \b
 Example:
-  sictl prepare field-mixture --mixture '32:0.5,3,1,1;0.5,3,20,0.01' --n 500 -o fm32.h5
+  sictl prepare field-mixture --mixture '32:0.5,3,1,1;0.5,3,20,0.01' \\
+      --n 500 -o fm32.h5
 """
 
 
