@@ -16,7 +16,7 @@ field and on the field mixture, N ∈ {32, 64, 128, 256}, NFE ∈ {10, 20, 40}; 
 (benchmarks/results/quality_vs_nfe_designed.json, written after every size) and a plot of error against NFE
 (benchmarks/results/quality_vs_nfe_designed.png).
 
-    python benchmarks/quality_vs_nfe.py --designed [--sizes 32,64] [--nfe 10,20,40] [--targets matern,mixture]
+    python benchmarks/quality_vs_nfe.py --designed [--sizes 32,64] [--nfe 10,20,40] [--targets matern,mixture] [--resume]
 """
 
 from __future__ import annotations
@@ -109,12 +109,18 @@ def designed_main(args) -> None:
     out = args.out or os.path.join(os.path.dirname(__file__), "results", "quality_vs_nfe_designed.json")
     os.makedirs(os.path.dirname(os.path.abspath(out)), exist_ok=True)
     started, rows = time.perf_counter(), []
+    if args.resume and os.path.exists(out):  # keep what an interrupted run measured
+        with open(out, encoding="utf-8") as fh:
+            rows = json.load(fh)["rows"]
     for kind in args.targets.split(","):
         for n in sizes:
-            rows += grid_benchmark.rows_for(kind, n, nfes, solvers)
-            with open(out, "w", encoding="utf-8") as fh:  # after every size: a long run keeps what it has
-                json.dump({"t_min": T_MIN, "t_max": T_MAX, "mixture": grid_benchmark.MIXTURE,
-                           "wall_time_s": time.perf_counter() - started, "rows": rows}, fh, indent=1)
+            for nfe in nfes:
+                if any((r["target"], r["n"], r["nfe_budget"]) == (kind, n, nfe) for r in rows):
+                    continue
+                rows += grid_benchmark.rows_for(kind, n, [nfe], solvers)
+                with open(out, "w", encoding="utf-8") as fh:  # after every budget: a long run keeps what it has
+                    json.dump({"t_min": T_MIN, "t_max": T_MAX, "mixture": grid_benchmark.MIXTURE,
+                               "wall_time_s": time.perf_counter() - started, "rows": rows}, fh, indent=1)
     grid_benchmark.print_table(rows, nfes)
     grid_benchmark.plot(rows, out.replace(".json", ".png"))
     print(f"\nwrote {out} and {out.replace('.json', '.png')} ({len(rows)} rows, {time.perf_counter() - started:.0f} s)")
@@ -129,6 +135,7 @@ def main() -> None:
     parser.add_argument("--out", default=None)
     parser.add_argument("--designed", action="store_true", help="the issue-15 comparison of designed grids")
     parser.add_argument("--targets", default="matern,mixture", help="with --designed: matern, mixture")
+    parser.add_argument("--resume", action="store_true", help="with --designed: keep the budgets already in --out")
     args = parser.parse_args()
     if args.designed:
         return designed_main(args)

@@ -125,10 +125,17 @@ def measure_sampling(tmp: str, n: int, threads: int) -> dict:
     for repeat in range(3):
         source = open_model_source(run_dir)
         net = source.build(source.native_schedule).net
-        clock = {"t": 0.0, "calls": 0}
-        net.register_forward_pre_hook(lambda *_: clock.__setitem__("start", time.perf_counter()))
-        net.register_forward_hook(lambda *_: (clock.__setitem__("t", clock["t"] + time.perf_counter() - clock["start"]),
-                                              clock.__setitem__("calls", clock["calls"] + 1)))
+        clock = {"t": 0.0, "calls": 0, "start": 0.0}
+
+        def before(*_):
+            clock["start"] = time.perf_counter()
+
+        def after(*_):  # returns None, so the output is left alone
+            clock["t"] += time.perf_counter() - clock["start"]
+            clock["calls"] += 1
+
+        net.register_forward_pre_hook(before)
+        net.register_forward_hook(after)
         out = os.path.join(tmp, f"samples{repeat}.h5")
         load0, start = _load(), time.perf_counter()
         summary = run(cfg, out, source=source)

@@ -18,7 +18,13 @@ import numpy as np
 import torch
 
 from sictl.core.exact.field_mixture_lab import FieldMixtureTarget
-from sictl.core.exact.grid_design import GaussianProblem, GridObjective, ShellErrorModel, design_grid, log_snr_bounds
+from sictl.core.exact.grid_design import (
+    GaussianProblem,
+    GridObjective,
+    ShellErrorModel,
+    design_grid,
+    log_snr_bounds,
+)
 from sictl.core.exact.targets import GaussianTarget
 from sictl.core.interpolants.schedules import Schedule
 from sictl.core.sampling.diffusion import make_diffusion
@@ -58,11 +64,12 @@ def _error_model(target, solver, schedule: Schedule):
         return model, "exact shell error of the Gaussian target"
     if isinstance(target, FieldMixtureTarget):
         if solver.stochastic:
-            return (ShellErrorModel.build(target.problems()),
-                    "exact shell errors of the mixture's Gaussian components (a stochastic solver has no ODE path "
+            note = ("exact shell errors of the mixture's Gaussian components (a stochastic solver has no ODE path "
                     "to compare with the reference run)")
-        return (target.grid_model(schedule), "path-wise shell error against the laboratory's reference run, on base "
-                                             "draws held apart from those that judge the grid")
+            return ShellErrorModel.build(target.problems()), note
+        note = ("path-wise shell error against the laboratory's reference run, on base draws held apart from "
+                "those that judge the grid")
+        return target.grid_model(schedule), note
     raise ConfigError("--grid-for designs grids on Gaussian targets and field mixtures",
                       hint="use --matern, --ratio, --data/--spectrum (a Gaussian spectrum) or --field-mixture")
 

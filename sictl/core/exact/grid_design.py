@@ -117,7 +117,7 @@ class ShellErrorModel:
             nodes = distinct
         else:
             u0, u1 = math.log(distinct[0]), math.log(distinct[-1])
-            count = max(4, int(math.ceil((u1 - u0) / spacing)) + 1)
+            count = max(4, math.ceil((u1 - u0) / spacing) + 1)
             step = (u1 - u0) / (count - 1)
             nodes = np.exp(u0 + step * np.arange(count))
         offset = 1 if has_zero else 0
@@ -279,8 +279,9 @@ def design_grid(objective: GridObjective, steps: int, bounds: tuple[float, float
     """Minimise the maximum shell error over grids of ``steps`` intervals with ends in ``bounds`` (log-SNR).
 
     Args:
-        windows: starting windows (ℓ_0, ℓ_K) for uniform log-SNR grids (the best one starts the
-            optimisation); default: the bounds and windows set by the extreme ratios.
+        windows: starting windows (ℓ_0, ℓ_K) for uniform log-SNR grids; default: the bounds and nine
+            windows set by the extreme ratios.
+        sharpness: β·(error level) of the smooth maximum, stage by stage (the best starting grid starts).
     """
     started, cpu = time.perf_counter(), time.process_time()
     lo, hi = bounds
@@ -316,20 +317,22 @@ def design_grid(objective: GridObjective, steps: int, bounds: tuple[float, float
         grad = (vals[1:] - vals[0]) / fd_step
         return float(vals[0]), np.where(np.isfinite(grad), grad, 0.0)
 
-    x = best.copy()
-    for c in sharpness:
-        beta = c / max(best_err, 1e-12)
+    def descend(x: np.ndarray, level: float, c: float, iterations: int) -> int:
+        beta = c / max(level, 1e-12)
         scale = float(_smooth_max(objective.errors(_ells(x, steps)), beta)[0])
 
-        def scaled(p, beta=beta, scale=scale):
+        def scaled(p):
             val, grad = value_and_grad(p, beta)
             return val / scale, grad / scale
 
         res = minimize(scaled, x, jac=True, method="L-BFGS-B", bounds=box,
-                       options={"maxiter": max_iter, "ftol": ftol, "gtol": 1e-8})
-        x = best.copy()
+                       options={"maxiter": iterations, "ftol": ftol, "gtol": 1e-8})
         if progress is not None:
             progress(f"β = {beta:.4g}: max shell error {best_err:.4g} after {res.nit} iterations")
+        return res.nit
+
+    for c in sharpness:  # each stage from the best grid so far, at a sharpness set by its error
+        descend(best.copy(), best_err, c, max_iter)
     ells = _ells(best, steps)[0]
     times = grid_times(objective.schedule, ells).numpy()
     return DesignedGrid(times, ells, best_err, float(start_err.min()), objective.evaluations,
