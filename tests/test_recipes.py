@@ -61,6 +61,23 @@ def check_learned(out: subprocess.CompletedProcess, work: Path) -> None:
         assert float(rows[name][1]) == pytest.approx(r["relative_error_mean"], rel=1e-3)
 
 
+def check_forecast(out: subprocess.CompletedProcess, work: Path) -> None:
+    """ns_forecast.sh at the quick scale: σ and g_F forecasts at equal NFE, every lead scored; the summary and the
+    table on stdout agree. Quality is not checked at this size."""
+    summary = json.loads((work / "summary.json").read_text())
+    assert summary["scale"] == "quick" and summary["comparison"]["equal_nfe"]
+    runs = summary["runs"]
+    assert list(runs) == ["sigma", "follmer"] and [r["diffusion"] for r in runs.values()] == ["sigma", "follmer"]
+    rows = [line.split() for line in out.stdout.splitlines() if line.split()[:1] and line.split()[0] in runs]
+    assert len(rows) == sum(len(r["lead"]) for r in runs.values()) == 4
+    for row in rows:
+        r = runs[row[0]]
+        lead = int(row[1])
+        assert int(row[2]) == r["nfe_per_lead"] == r["steps"]
+        assert float(row[3]) == pytest.approx(r["crps"][lead - 1], rel=1e-3)
+    assert summary["comparison"]["follmer_below_sigma"] == (runs["follmer"]["crps"][0] < runs["sigma"]["crps"][0])
+
+
 @pytest.mark.parametrize("recipe", RECIPES, ids=lambda p: p.name)
 def test_recipe_runs(recipe, tmp_path):
     if shutil.which("sictl") is None:
@@ -75,3 +92,5 @@ def test_recipe_runs(recipe, tmp_path):
         check_gaussian_field(out, tmp_path)
     if recipe.name in ("allen_cahn.sh", "navier_stokes.sh"):
         check_learned(out, tmp_path)
+    if recipe.name == "ns_forecast.sh":
+        check_forecast(out, tmp_path)

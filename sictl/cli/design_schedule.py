@@ -53,6 +53,12 @@ def design_schedule(
     nfe: Annotated[Optional[int], typer.Option("--nfe", help="Drift evaluations the --grid-for grid is designed for.")] = None,
     diffusion: Annotated[str, typer.Option("--diffusion", help="Diffusion of a stochastic --grid-for solver: optimal (ε*), 0, const:c.")] = "optimal",
     lab_samples: Annotated[int, typer.Option("--lab-samples", help="Base draws of the --field-mixture laboratory.")] = 64,
+    model: Annotated[Optional[str], typer.Option("--model", help="A run folder of `sictl train`: design from its learned drift's A2 profile, estimated by Jacobian–vector products over --data draws and its base noise.")] = None,
+    weights: Annotated[str, typer.Option("--weights", help="With --model: ema or raw weights.")] = "ema",
+    profile_times: Annotated[int, typer.Option("--profile-times", help="With --model: model times (log-SNR grid of its training window) the profile is estimated at.")] = 33,
+    jacobian_samples: Annotated[int, typer.Option("--jacobian-samples", help="With --model: data and base draws per time (the same at every time).")] = 128,
+    power_iterations: Annotated[int, typer.Option("--power-iterations", help="With --model: power iterations for ‖∇f‖₂ per draw.")] = 20,
+    probes: Annotated[int, typer.Option("--probes", help="With --model: block width of the power iteration (= Hutchinson probes for ‖∇f‖_F).")] = 4,
     export: Annotated[Optional[ExportFormat], typer.Option("--export", help="Also write the table as csv or json.")] = None,
     export_path: Annotated[Optional[str], typer.Option("--export-path", help="Where --export writes (default: -o with the suffix changed; '-' = stdout).")] = None,
     plot: Annotated[Optional[str], typer.Option("--plot", help="PNG: α, β against linear, and the Lipschitz profile.")] = None,
@@ -74,7 +80,8 @@ def design_schedule(
         ratios=_floats(_split(ratio), "--ratio"), matern=matern, dim=dim, data=data, spectrum=spectrum, gmm=gmm,
         gmm_file=gmm_file, base=base, criterion="kinetic" if kinetic else "a2", rescale=rescale, steps=steps,
         t_min=t_min, t_max=t_max, mc_samples=mc_samples, seed=seed, field_mixture=field_mixture, grid_for=grid_for,
-        nfe=nfe, diffusion=diffusion, lab_samples=lab_samples,
+        nfe=nfe, diffusion=diffusion, lab_samples=lab_samples, model=model, weights=weights,
+        profile_times=profile_times, jacobian_samples=jacobian_samples, power_iterations=power_iterations, probes=probes,
     )
     console = err_console(quiet or json_out)
     with working(console, "designing the schedule"):
@@ -99,6 +106,8 @@ def _print_summary(console, summary: dict) -> None:
                       f"(variance-preserving optimum {summary['a2_variance_preserving']:.6g})")
     if "grid_design" in summary:
         _print_grid_design(console, summary["grid_design"])
+    if "profile" in summary:
+        _print_profile(console, summary["profile"])
     print_wrote(console, summary.get("schedule"), summary.get("export"), summary.get("plot"))
 
 
@@ -107,6 +116,23 @@ def _print_grid_design(console, g: dict) -> None:
     console.print(f"grid for {g['solver']} at {g['nfe']} NFE ({g['steps']} steps): max shell error "
                   f"{designed['spectral_error_max']:.3g} (uniform log-SNR grid: {uniform['spectral_error_max']:.3g}), "
                   f"found in {g['design_time_s']:.1f} s")
+
+
+def _print_profile(console, p: dict) -> None:
+    """The estimated A2 profile of a model, every few times (all of it is in --json)."""
+    from sictl.cli.output import make_table
+
+    ref = p.get("gaussian_reference")
+    cols = ["t (model)", "β", "G = E‖∇f‖₂²", "std. error", "E‖∇f‖_F²"] + (["G Gaussian", "√G rel. err"] if ref else [])
+    table = make_table(*cols, title=f"estimated A2 profile ({p['samples']} draws, {p['probes']} probes)")
+    n = len(p["times"])
+    for i in sorted(set(range(0, n, max(1, n // 12))) | {n - 1}):
+        row = [f"{p['times'][i]:.4g}", f"{p['beta'][i]:.6g}", f"{p['g'][i]:.4g}", f"{p['g_se'][i]:.2g}",
+               f"{p['frobenius'][i]:.4g}"]
+        if ref:
+            row += [f"{ref['g'][i]:.4g}", f"{ref['sqrt_relative_error'][i]:+.3f}"]
+        table.add_row(*row)
+    console.print(table)
 
 
 def register(app: typer.Typer) -> None:

@@ -33,7 +33,7 @@ def _given(params: dict) -> dict:
 def forecast(params: dict) -> None:
     """Run the forecast with ``sample``'s parsed options (``locals()`` of the command)."""
     from sictl.cli.options import resolve_device
-    from sictl.cli.output import ProgressBar, err_console, print_json
+    from sictl.cli.output import ProgressBar, err_console, print_json, print_wrote
     from sictl.errors import ConfigError
     from sictl.pipeline.forecast import ForecastConfig, run
 
@@ -56,7 +56,7 @@ def forecast(params: dict) -> None:
     console = err_console(quiet)
     bar = None if quiet else ProgressBar(console, stage="forecasting", counts="{task.completed}/{task.total} conditions")
     try:
-        summary = run(cfg, p["output"], progress=bar)
+        summary = run(cfg, p["output"], progress=bar, export=p["export"])
     finally:
         if bar is not None:
             bar.close()
@@ -67,4 +67,5 @@ def forecast(params: dict) -> None:
     elif not p["quiet"]:
         console.print(f"sictl sample --condition: {summary['conditions']} conditions × {summary['members']} members × "
                       f"{summary['rollout']} leads, {summary['solver']} g={summary['diffusion']} {summary['steps']} steps, "
-                      f"{summary['wall_time_s']:.2f} s → {summary['forecasts']}")
+                      f"{summary['wall_time_s']:.2f} s")
+        print_wrote(console, summary["forecasts"], (summary.get("export") or {}).get("path"))

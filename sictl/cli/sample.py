@@ -30,6 +30,8 @@ Examples:
   sictl sample --exact mixture.json --solver em --diffusion optimal \\
       --steps 200 -o m2.h5
   sictl sample --model run/ --schedule designed --steps 9 -o transfer.h5
+  sictl sample --exact ou.h5 --condition ou.h5 --members 4 --steps 20 \\
+      --solver sde-heun --diffusion follmer -o f.h5 --export f.nc
 """
 
 
@@ -54,6 +56,7 @@ def sample(
     condition: Annotated[Optional[str], typer.Option("--condition", help="Forecast: a dataset of current states (its pairs/x0, else its samples); writes a forecasts file (condition × member × lead). Defaults then: --solver em --diffusion sigma (or follmer, const:c, 0) --steps 100, t in [0, 1] ([1e-3, 1] for 0).")] = None,
     members: Annotated[int, typer.Option("--members", help="With --condition: ensemble members per condition.")] = 1,
     rollout: Annotated[int, typer.Option("--rollout", help="With --condition: autoregressive steps (leads); each member follows its own trajectory.")] = 1,
+    export: Annotated[Optional[str], typer.Option("--export", help="With --condition: also write the forecasts as netCDF (.nc) or zarr (.zarr) through xarray, dims condition, ensemble, lead, x[, y] (needs pip install \"sictl[export]\").")] = None,
     output: OutputOpt = None,
     json_out: JsonOpt = False,
     seed: SeedOpt = 0,
@@ -77,6 +80,9 @@ def sample(
     for path in (output, save_noise):
         if path is not None:
             check_writable(path)
+    if export is not None and condition is None:
+        raise ConfigError("--export writes forecasts (netCDF/zarr): it needs --condition FILE",
+                          hint="e.g. sictl sample --model run/ --condition test.h5 --members 10 -o f.h5 --export f.nc")
     if condition is not None or members != 1 or rollout != 1:  # forecasting: sictl.pipeline.forecast
         from sictl.cli.forecast import forecast
 

@@ -70,3 +70,5 @@ from sictl.io.runs import read_training_state as read_training_state
 from sictl.io.runs import run_paths as run_paths
 from sictl.io.runs import write_run_checkpoint as write_run_checkpoint
 from sictl.io.runs import write_training_state as write_training_state
+from sictl.io.diffusion_tables import is_diffusion_table as is_diffusion_table
+from sictl.io.diffusion_tables import read_diffusion_table as read_diffusion_table

@@ -43,7 +43,7 @@ def description_checksum(description: dict) -> str:
 
 
 def file_checksum(path: str | os.PathLike) -> str:
-    """SHA-256 of a file's bytes, read in 1 MiB blocks.
+    """SHA-256 of a file's bytes, read in 1 MiB blocks (of a folder's files and their names, for a zarr store).
 
     Returns:
         ``"sha256:<64 hex digits>"``.
@@ -53,6 +53,14 @@ def file_checksum(path: str | os.PathLike) -> str:
     """
     digest = hashlib.sha256()
     local = local_input_path(path)
+    if os.path.isdir(local):  # a folder store (zarr): its files' relative paths and bytes, in sorted order
+        for root, dirs, files in os.walk(local):
+            dirs.sort()
+            for name in sorted(files):
+                full = os.path.join(root, name)
+                digest.update(os.path.relpath(full, local).encode() + b"\0")
+                digest.update(file_checksum(full).encode())
+        return f"sha256:{digest.hexdigest()}"
     try:
         with open(local, "rb") as handle:
             for block in iter(lambda: handle.read(1 << 20), b""):

@@ -62,7 +62,8 @@ class ForeignArray:
         data: the array as stored (float32 or float64; integers are converted to float64): an
             :class:`ArraySource` from :func:`open_foreign`, a loaded ``np.ndarray`` from :func:`read_foreign`.
         path: the path given to the reader.
-        kind: ``"npy"``, ``"npz"``, ``"pt"``, ``"h5"``, ``"sictl-samples"``, ``"sictl-dataset"`` or ``"sictl-forecasts"``.
+        kind: ``"npy"``, ``"npz"``, ``"pt"``, ``"h5"``, ``"sictl-samples"``, ``"sictl-dataset"``, ``"sictl-forecasts"``,
+            ``"xarray-nc"`` or ``"xarray-zarr"`` (:mod:`sictl.io.forecast_export`).
         key: the key / HDF5 path / index the array was taken from ("" if the file holds one array).
         time: (T,) snapshot times when the file provides them (Navier–Stokes ``.pt``, sictl datasets).
         layout: the layout string when the file defines it (sictl files, the authors' ``.pt``), else None.
@@ -219,6 +220,12 @@ def open_foreign(path: str | os.PathLike, key: str | None = None) -> Iterator[Fo
         SchemaError: unreadable or pickled files, missing keys, several arrays and no key,
             non-numeric arrays.
     """
+    from sictl.io.forecast_export import export_kind, open_exported
+
+    if export_kind(path) is not None:  # netCDF / zarr through xarray (a zarr store is a folder)
+        with open_exported(path, key) as out:
+            yield out
+        return
     local = check_input_file(path)
     suffix = os.path.splitext(str(path))[1].lower()
     if suffix not in FOREIGN_SUFFIXES:

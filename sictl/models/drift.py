@@ -41,6 +41,10 @@ class NetworkDrift(Drift):
     @torch.no_grad()
     def velocity(self, t, x: Tensor) -> Tensor:
         """(batch, C, *spatial) or (batch, D) → same shape, in x's dtype."""
+        return self.differentiable_velocity(t, x)
+
+    def differentiable_velocity(self, t, x: Tensor) -> Tensor:
+        """:meth:`velocity` with autograd enabled (Jacobian products, :mod:`sictl.models.jacobian`)."""
         tt = torch.full((x.shape[0],), float(t), dtype=self.dtype, device=x.device)
         out = self.net(tt, x.to(self.dtype), cond=self.cond).to(x.dtype)
         if self.target == "denoiser":

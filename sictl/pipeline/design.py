@@ -53,10 +53,18 @@ class DesignConfig:
     nfe: int | None = None
     diffusion: str = "optimal"  # the diffusion of a stochastic --grid-for solver
     lab_samples: int = 64  # base draws of the field-mixture laboratory
+    model: str | None = None  # --model RUN: the target is the learned drift's estimated profile (with --data)
+    weights: str = "ema"
+    profile_times: int = 33  # model times (a log-SNR grid of its training window) the profile is estimated at
+    jacobian_samples: int = 128  # data and base draws per time
+    power_iterations: int = 20
+    probes: int = 4  # block width of the power iteration = Hutchinson probes per draw
 
     def validate(self) -> None:
+        from sictl.pipeline.design_model import check_model_options
         from sictl.pipeline.grid_design import check_options
 
+        check_model_options(self)
         check_options(self.grid_for, self.nfe, self.gmm is not None or self.gmm_file is not None)
         if self.criterion not in ("a2", "kinetic"):
             raise ConfigError(f"unknown criterion {self.criterion!r}", hint="use --lipschitz (a2) or --kinetic")
@@ -101,7 +109,13 @@ def design_schedule(cfg: DesignConfig) -> tuple[DesignTarget, Design, dict]:
     """Design the schedule and measure it against linear and trig. Returns (target, design, JSON summary)."""
     cfg.validate()
     started = time.perf_counter()
-    target = build_target(cfg)
+    profile = None
+    if cfg.model is not None:
+        from sictl.pipeline.design_model import model_target
+
+        target, profile = model_target(cfg)
+    else:
+        target = build_target(cfg)
     made = target.design(cfg.criterion, rescale=cfg.rescale)
     shown = {"designed": made.schedule, "linear": Linear(), "trig": Trig()}
     a2 = {k: target.a2(s) for k, s in shown.items()}
@@ -130,6 +144,8 @@ def design_schedule(cfg: DesignConfig) -> tuple[DesignTarget, Design, dict]:
     }
     if made.note:
         summary["note"] = made.note
+    if profile is not None:
+        summary["profile"] = profile
     if cfg.grid_for is not None:  # the recommended grid becomes the one designed for that solver and budget
         from sictl.pipeline.grid_design import designed_grid
 

@@ -8,9 +8,10 @@ trained model (``--model``, ``sictl train --point-source``) or the exact OU drif
 ``sictl prepare ou-pairs`` dataset).
 
 * g: ``--diffusion sigma`` (the trained σ), ``follmer`` (g_F, which minimises the path KL,
-  arXiv 2403.13724 §3.4), ``const:c`` or ``0`` (the probability-flow ODE: it starts off the point mass
-  at t_min > 0 from x0 + t_min b_0(x0) + σ(t_min)√t_min ξ).
-* Defaults: solver ``em`` and diffusion ``sigma``; t ∈ [0, 1] for an SDE (the point-source drift is
+  arXiv 2403.13724 §3.4), ``const:c``, ``0`` (the probability-flow ODE: it starts off the point mass
+  at t_min > 0 from x0 + t_min b_0(x0) + σ(t_min)√t_min ξ), or a table FILE (``.csv``/``.json``, columns
+  t and g, linear in between; :mod:`sictl.pipeline.diffusion_table`).
+* Defaults: solver ``em`` (``sde-heun``: stochastic Heun, second order) and diffusion ``sigma``; t ∈ [0, 1] for an SDE (the point-source drift is
   finite at both ends), t_min = 1e-3 for the ODE, t_max = 1 − 1e-3 for solvers with more than one drift
   evaluation per step (they would evaluate the score at t = 1, where σ = 0).
 * Noise: every (condition, member, rollout step) path has its own generator seeded by
@@ -33,6 +34,7 @@ from sictl.core.sampling.grids import time_grid
 from sictl.core.sampling.integrate import integrate
 from sictl.core.sampling.solvers import SOLVERS, make_solver
 from sictl.errors import ConfigError
+from sictl.pipeline.diffusion_table import is_diffusion_table, load_diffusion_table
 from sictl.train.data import numpy_generator
 from sictl.train.distributed import gather_to_main, init_from_env, shutdown
 
@@ -94,13 +96,14 @@ def _plan(cfg: ForecastConfig):
     _need(isinstance(schedule, PointSourceSchedule), f"--schedule {cfg.schedule}: not a point-source schedule",
           "use lin-beta, beta-t2, beta-2t2, beta-3t2, follmer-g-1 or g-sqrt1-t (optionally :c)")
     diffusion = cfg.diffusion or "sigma"
-    g2 = point_source_g2(diffusion, schedule)
-    ode = g2 is None
+    table = is_diffusion_table(diffusion)
+    g2 = None if table else point_source_g2(diffusion, schedule)
+    ode = g2 is None and not table
     solver_name = cfg.solver or "em"
     _need(solver_name in SOLVERS, f"unknown solver {solver_name!r}", f"choose one of {', '.join(SOLVERS)}")
     cls = SOLVERS[solver_name]
     _need(ode or cls.takes_diffusion, f"--solver {solver_name} is an ODE solver; --diffusion {diffusion} needs a "
-          "stochastic one", "use --solver em (or sde-expint1), or --diffusion 0 for the probability-flow ODE")
+          "stochastic one", "use --solver em or sde-heun, or --diffusion 0 for the probability-flow ODE")
     t_min = (ODE_T_MIN if ode else 0.0) if cfg.t_min is None else cfg.t_min
     # one-evaluation solvers (em, euler) evaluate the drift at the left end of each step only; the others
     # also at t_max, where σ = 0 and the score is singular
@@ -111,6 +114,10 @@ def _plan(cfg: ForecastConfig):
           f"start off the singular point: --t-min {ODE_T_MIN}")
     steps = 100 if cfg.steps is None else cfg.steps
     ts = time_grid(cfg.grid, steps, t_min, t_max, schedule)
+    table_sum = None
+    if table:  # a tabulated g(t) (ε = g²/2), checked against the window
+        tab, table_sum = load_diffusion_table(diffusion, t_min, t_max)
+        g2 = tab.g2
     if g2 is not None:
         values = g2(ts[:-1])
         bad = ~torch.isfinite(values) | (values < 0)
@@ -118,9 +125,9 @@ def _plan(cfg: ForecastConfig):
             raise ConfigError(f"--diffusion {diffusion}: g² is singular or negative at t = {float(ts[:-1][bad][0]):g} "
                               f"on the grid [{t_min:g}, {t_max:g}]",
                               hint="raise --t-min (g_F is singular where β vanishes too fast), or use --diffusion sigma")
-    solver = make_solver(solver_name, diffusion=point_source_diffusion(diffusion, schedule)) if cls.takes_diffusion \
-        else make_solver(solver_name)
-    return src, schedule, source, diffusion, solver, ts, ode
+    eps = (lambda t: 0.5 * g2(t)) if table else point_source_diffusion(diffusion, schedule)
+    solver = make_solver(solver_name, diffusion=eps) if cls.takes_diffusion else make_solver(solver_name)
+    return src, schedule, source, diffusion, solver, ts, ode, table_sum
 
 
 def _conditions(cfg: ForecastConfig, sample_shape: tuple[int, ...], constant: float):
@@ -174,14 +181,23 @@ def _forecast_block(src, schedule, source, solver, ts, ode, cond: torch.Tensor, 
     return out.reshape(len(idx), members, cfg.rollout, *out.shape[2:]), nfe
 
 
-def run(cfg: ForecastConfig, output: str, *, progress=None) -> dict:
-    """Forecast every condition of ``cfg.condition`` and write the forecasts file ``output``; the JSON summary."""
-    from sictl.io import ForecastsWriter, file_checksum
+def run(cfg: ForecastConfig, output: str, *, progress=None, export: str | None = None) -> dict:
+    """Forecast every condition of ``cfg.condition`` and write the forecasts file ``output``; the JSON summary.
+
+    ``export``: also write them as netCDF (``.nc``) or zarr (``.zarr``) (:mod:`sictl.io.forecast_export`).
+    """
+    from sictl.io import ForecastsWriter, check_distinct, file_checksum
+    from sictl.io.forecast_export import check_export, export_forecasts
     from sictl.io.forecasts import forecast_layout
 
+    if export is not None:  # refused before any work: wrong suffix, no xarray, the same path twice
+        _need(output != "-", "--export reads the forecasts file back: it needs -o FILE, not -o -",
+              "write the forecasts to a file, e.g. -o f.h5 --export f.nc")
+        check_export(export)
+        check_distinct({"--condition": cfg.condition, "--exact": cfg.exact}, {"-o": output, "--export": export})
     info, device = init_from_env(cfg.device)
     try:
-        src, schedule, source, diffusion, solver, ts, ode = _plan(cfg)
+        src, schedule, source, diffusion, solver, ts, ode, table_sum = _plan(cfg)
         read, rows, n, cond_info = _conditions(cfg, src.sample_shape, src.normalization_constant)
         dtype = torch.float64 if cfg.dtype == "float64" else torch.float32
         chunk = max(1, cfg.batch_size // cfg.members)
@@ -190,6 +206,8 @@ def run(cfg: ForecastConfig, output: str, *, progress=None) -> dict:
                   "steps": len(ts) - 1, "t_min": float(ts[0]), "t_max": float(ts[-1]), "source": source,
                   "drift": src.info, "conditions": cond_info}
         inputs = {src.path: src.checksum, cfg.condition: file_checksum(cfg.condition)}
+        if table_sum is not None:
+            inputs[diffusion] = table_sum
         started, nfe, bad = time.perf_counter(), 0, 0
         writer = ForecastsWriter(output, n_conditions=n, members=cfg.members, leads=cfg.rollout,
                                  sample_shape=src.sample_shape, config=config, inputs=inputs, seed=cfg.seed,
@@ -226,7 +244,8 @@ def run(cfg: ForecastConfig, output: str, *, progress=None) -> dict:
         finally:
             rows.close()
         wall = time.perf_counter() - started
-        return {"forecasts": output, "conditions": n, "members": cfg.members, "rollout": cfg.rollout,
+        exported = export_forecasts(output, export) if export is not None and info.is_main else None
+        return {"forecasts": output, "export": exported, "conditions": n, "members": cfg.members, "rollout": cfg.rollout,
                 "sample_shape": list(src.sample_shape), "layout": forecast_layout(len(src.sample_shape) - 1),
                 "drift_source": src.label, "drift": src.info, "schedule": schedule.describe(), "source": source,
                 "diffusion": diffusion, "solver": solver.name, "steps": len(ts) - 1, "t_min": float(ts[0]),

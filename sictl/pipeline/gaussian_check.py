@@ -46,8 +46,15 @@ class GaussianCheckConfig:
     device: str = "cpu"
     field_mixture: str | None = None  # the field-mixture laboratory (errors against a reference run)
     lab_samples: int = 64
+    model: str | None = None  # --model RUN: the network's drift against the exact one of --spectrum, per shell and t
+    model_times: int = 11
+    model_samples: int = 256
+    plot: str | None = None  # --plot: heat map shell × t of the model's errors
 
     def validate(self) -> None:
+        from sictl.pipeline.gaussian_check_model import check_model_options
+
+        check_model_options(self)
         for n in self.steps:
             if n < 1:
                 raise ConfigError(f"--steps must be positive integers, got {n}", hint="steps counts intervals, e.g. 9,19,39")
@@ -88,7 +95,7 @@ def run(cfg: GaussianCheckConfig, output: str | None = None, progress=None) -> d
     from sictl.io import check_distinct
     from sictl.pipeline.inputs import gaussian_check_inputs
 
-    check_distinct(gaussian_check_inputs(cfg), {"-o": output})
+    check_distinct(gaussian_check_inputs(cfg), {"-o": output, "--plot": cfg.plot})
     summary, arrays = check(cfg, progress)
     if output is not None:
         from sictl.io import write_report
@@ -101,6 +108,10 @@ def run(cfg: GaussianCheckConfig, output: str | None = None, progress=None) -> d
 def check(cfg: GaussianCheckConfig, progress=None) -> tuple[dict, dict]:
     """Run the check. Returns (summary JSON, arrays for the HDF5 report)."""
     cfg.validate()
+    if cfg.model is not None:
+        from sictl.pipeline.gaussian_check_model import model_check
+
+        return model_check(cfg)
     started = time.perf_counter()
     target = build_target(cfg)
     if not isinstance(target, LabTarget):

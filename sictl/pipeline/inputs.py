@@ -40,7 +40,7 @@ def sample_inputs(cfg: Any) -> dict[str, Any]:
 def design_inputs(cfg: Any) -> dict[str, Any]:
     """``design-schedule``: the dataset, spectrum or mixture file of the target, a spectral base's file."""
     return {"--data": cfg.data, "--spectrum": cfg.spectrum, "--gmm-file": cfg.gmm_file, "--base": base_file(cfg.base),
-            "--field-mixture": _existing(getattr(cfg, "field_mixture", None))}
+            "--field-mixture": _existing(getattr(cfg, "field_mixture", None)), "--model": getattr(cfg, "model", None)}
 
 
 def gaussian_check_inputs(cfg: Any) -> dict[str, Any]:
@@ -49,4 +49,4 @@ def gaussian_check_inputs(cfg: Any) -> dict[str, Any]:
 
     return {"--spectrum": cfg.spectrum, "--schedules": [s for s in cfg.schedules if _schedule_file(s)],
             "--base": base_file(cfg.base), "--field-mixture": _existing(getattr(cfg, "field_mixture", None)),
-            "--grid": [g for g in getattr(cfg, "grids", ()) if g not in GRIDS]}
+            "--grid": [g for g in getattr(cfg, "grids", ()) if g not in GRIDS], "--model": getattr(cfg, "model", None)}

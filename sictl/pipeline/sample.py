@@ -37,6 +37,7 @@ from sictl.core.sampling.grids import GRIDS, time_grid
 from sictl.core.sampling.integrate import check_compatible, integrate
 from sictl.core.sampling.solvers import make_solver, solver_class, stochastic_solvers
 from sictl.errors import ConfigError, SchemaError
+from sictl.pipeline.diffusion_table import is_diffusion_table, load_diffusion_table
 from sictl.pipeline.drift_sources import DriftSource, open_drift_source
 
 __all__ = ["SampleConfig", "Plan", "plan", "sample_batch", "run", "NOISE_BLOCK"]
@@ -179,9 +180,16 @@ def plan(cfg: SampleConfig, source: DriftSource | None = None) -> Plan:
     if transfer:
         drift = TransferredDrift(drift, wrap(sched))
     ts, grid_label, grid_sum = _grid(cfg, wrap(sched))
-    solver = make_solver(cfg.solver, diffusion=make_diffusion(cfg.diffusion, wrap(sched)))
+    table_sum = None
+    if is_diffusion_table(cfg.diffusion):  # a tabulated g(t): ε = g²/2
+        table, table_sum = load_diffusion_table(cfg.diffusion, float(ts[0]), float(ts[-1]))
+        solver = make_solver(cfg.solver, diffusion=table.epsilon)
+    else:
+        solver = make_solver(cfg.solver, diffusion=make_diffusion(cfg.diffusion, wrap(sched)))
     check_compatible(drift, solver)
     inputs = {source.path: source.checksum}
+    if table_sum is not None:
+        inputs[cfg.diffusion] = table_sum
     for spec, checksum in ((cfg.schedule, sched_sum if sched_file else None), (cfg.drift_schedule, drift_sum),
                            (cfg.grid, grid_sum)):
         if checksum:

@@ -173,3 +173,12 @@ def test_torchrun_shards_the_conditions_with_the_same_forecasts(files):
                            "--batch-size", "4", "-o", two, *FAST], check=False, capture_output=True, text=True, env=env, timeout=300)
     assert done.returncode == 0, done.stderr[-2000:]
     assert np.array_equal(read_forecasts(two).forecasts, read_forecasts(one).forecasts)
+
+
+def test_stochastic_heun_forecasts(files):
+    """sde-heun takes point-source drifts (sde-expint1 refuses them): two evaluations per step, t_max 1 − 1e-3."""
+    out, summary = _forecast(files, "heun.h5", "--members", "3", "--solver", "sde-heun", "--diffusion", "follmer")
+    assert summary["solver"] == "sde-heun" and summary["t_max"] == 0.999 and summary["nfe_per_lead"] == 40
+    d, ou, cond = files
+    refused = _invoke(["sample", "--exact", ou, "--condition", cond, "--solver", "sde-expint1", "-o", str(d / "x.h5")])
+    assert refused.exit_code == 1 and "sde-heun" in refused.output and not os.path.exists(d / "x.h5")

@@ -111,7 +111,7 @@ def test_em_refuses_a_drift_without_score_and_uses_a_drift_s_own_score():
 
 
 def test_solvers_declare_their_needs():
-    assert {n for n, c in SOLVERS.items() if c.takes_diffusion} == {"em", "sde-expint1", "sde-expint2"}
+    assert {n for n, c in SOLVERS.items() if c.takes_diffusion} == {"em", "sde-expint1", "sde-expint2", "sde-heun"}
     assert make_solver("em", diffusion=make_diffusion("optimal", Linear())).needs_score
     assert not make_solver("rk4-38", diffusion=make_diffusion("optimal", Linear())).needs_score
 

@@ -43,6 +43,7 @@ NOMINAL_ORDER = {
     "unipc3": 4,
     "sde-expint1": 1,  # without a diffusion: the ODE step of expint1
     "sde-expint2": 2,
+    "sde-heun": 2,  # without a diffusion: the ODE step of heun
 }
 # multistep in log-SNR (orders measured on smooth log-SNR grids in tests/core/test_multistep.py)
 MULTISTEP = {"expint2", "expint3", "unipc2", "unipc3", "sde-expint2"}

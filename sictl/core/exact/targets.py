@@ -380,28 +380,12 @@ class TwoModeTarget(_VariancePreservingTarget):
         return {}
 
 
-@dataclass
-class MixtureTarget(_VariancePreservingTarget):
-    """Any Gaussian mixture (weights, means, covariances) over a white base N(0, base_var I).
+class _TableTarget(_VariancePreservingTarget):
+    """A variance-preserving target whose profiles are tabulated on β nodes (``self.table``, a
+    :class:`MixtureProfile`): a mixture's Monte-Carlo profiles, or a learned drift's
+    (:mod:`sictl.core.exact.tabulated`)."""
 
-    Its profiles are Monte-Carlo estimates on β nodes (:func:`mixture_profile_table`, ``samples``
-    draws from ``seed``), computed once, at the first question.
-    """
-
-    mixture: object  # sictl.core.exact.gmm.GaussianMixture
-    base_var: float = 1.0
-    info: dict | None = None
-    checksum: str | None = None
-    samples: int = 2048
-    seed: int = 0
-
-    def describe(self) -> dict:
-        return {"kind": "gmm", "dim": self.mixture.dim, "components": self.mixture.n_components,
-                "base_var": self.base_var, **(self.info or {})}
-
-    @cached_property
-    def table(self) -> MixtureProfile:
-        return mixture_profile_table(self.mixture, base_var=self.base_var, samples=self.samples, seed=self.seed)
+    table: MixtureProfile
 
     def _vp_integral(self, schedule: Schedule, root: Profile) -> float:
         """∫ β̇² G(β) dt on the variance-preserving path (graded Gauss–Legendre in t)."""
@@ -423,14 +407,39 @@ class MixtureTarget(_VariancePreservingTarget):
 
     def lipschitz_profile(self, schedule: Schedule, ts: Tensor) -> Tensor:
         vb = self.path(schedule)(ts)
-        return vb.beta_dot * self.table.root_max_profile()(vb.beta)
+        # |β̇|: a table read back may give β̇ a round-off sign where β has saturated at 1
+        return vb.beta_dot.abs() * self.table.root_max_profile()(vb.beta)
 
     def profile(self, criterion: str = "a2") -> Profile:
         return self.table.profile(criterion)
 
-    def _params(self, criterion: str) -> dict:
-        return {"criterion": criterion, "mc_samples": self.samples}
-
     def _clock_lipschitz(self, clock: ClockDesign, criterion: str) -> float:
         """H(1) times the Monte-Carlo sup of L/√G, taken at the profile's nodes."""
         return math.sqrt(clock.value) * self.table.lipschitz_ratio(criterion)
+
+
+@dataclass
+class MixtureTarget(_TableTarget):
+    """Any Gaussian mixture (weights, means, covariances) over a white base N(0, base_var I).
+
+    Its profiles are Monte-Carlo estimates on β nodes (:func:`mixture_profile_table`, ``samples``
+    draws from ``seed``), computed once, at the first question.
+    """
+
+    mixture: object  # sictl.core.exact.gmm.GaussianMixture
+    base_var: float = 1.0
+    info: dict | None = None
+    checksum: str | None = None
+    samples: int = 2048
+    seed: int = 0
+
+    def describe(self) -> dict:
+        return {"kind": "gmm", "dim": self.mixture.dim, "components": self.mixture.n_components,
+                "base_var": self.base_var, **(self.info or {})}
+
+    @cached_property
+    def table(self) -> MixtureProfile:
+        return mixture_profile_table(self.mixture, base_var=self.base_var, samples=self.samples, seed=self.seed)
+
+    def _params(self, criterion: str) -> dict:
+        return {"criterion": criterion, "mc_samples": self.samples}

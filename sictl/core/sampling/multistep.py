@@ -253,7 +253,7 @@ class _SDEExpInt(Solver):
         if self.diffusion is not None:
             if not drift.score_from_velocity:
                 raise ConfigError(f"solver {self.name!r} needs a drift whose score follows from its velocity",
-                                  hint="use --solver em with this drift")
+                                  hint="use --solver em or sde-heun with this drift")
             k = dissipation(drift.schedule, self.diffusion, t0, t1, v0, v1)
             std = v1.alpha * math.sqrt(-math.expm1(-2 * k)) if v1.alpha > 0 else 0.0
             if std > 0:
