@@ -20,7 +20,8 @@
 #                  Estimated from measured per-step costs on one busy core (simulation 3.6 ms per solver step for
 #                  8 trajectories at 64², training 0.41 s per step, forecasting 3.5 ms per member and drift
 #                  evaluation, about 4 s to start each command): ≈ 9 min simulating, ≈ 17 min training, ≈ 7 min
-#                  forecasting, ≈ 34 minutes in all on 2 CPU cores (less when the cores are idle);
+#                  forecasting, ≈ 34 minutes in all on 2 CPU cores; measured: 20 minutes on one thread beside
+#                  another recipe (docs/train.md has the table);
 #   paper:         the paper's settings, for a GPU (arXiv 2403.13724 §4.2, App. B.2): 128² (simulated at 256²),
 #                  200 trajectories × 100 snapshots after a burn-in of 50, lag 2 snapshots (τ = 1), a `medium`
 #                  U-Net (≈ 2.06M parameters), batch 100, lr 1e-3, 50 000 steps; 50 held-out conditions × 300

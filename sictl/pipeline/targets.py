@@ -178,7 +178,18 @@ def _spectrum_target(path: str, base: str) -> GaussianTarget:
         base_var = torch.full_like(power, mu)
     base_var.view(-1)[0] = 0.0
     info = {"kind": "spectrum", "path": str(path), "n": n, "dim": dim, "base": base_info}
-    return GaussianTarget(power, base_var, dim, n, info, checksum)
+    return GaussianTarget(power, base_var, dim, n, info, checksum, power_floor=float32_power_floor(power))
+
+
+def float32_power_floor(power: Tensor) -> float:
+    """The power of a mode that float32 samples cannot tell from zero: (8 ε_32)² × total power / modes.
+
+    Rounding a stored sample to float32 adds white noise of variance ~ε_32² times its mean square
+    (ε_32 = 1.2e-7), which spreads evenly over the modes; a mode whose true power is zero (the Nyquist line
+    after `prepare --resolution`, a projected-out mean) shows about that much. 8 ε_32 leaves a margin of 64.
+    """
+    eps = float(torch.finfo(torch.float32).eps)
+    return float((8 * eps) ** 2 * power.sum() / power.numel())
 
 
 def _mixture_file_target(path: str, base: str, samples: int, seed: int) -> MixtureTarget:

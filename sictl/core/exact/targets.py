@@ -148,6 +148,10 @@ class GaussianTarget:
         n: grid points per side for fields.
         info: JSON description.
         checksum: checksum of the file it came from, if any.
+        power_floor: modes with λ_k at or below it count as empty for the design (ratio_min, ratio_max,
+            ratios): a spectrum estimated from float32 samples gives structurally empty modes (a Nyquist
+            line after a change of resolution) a power of rounding size, ~1e-19, that no schedule should
+            be designed for. The exact drift and the errors still use every mode.
     """
 
     target_var: Tensor
@@ -156,10 +160,11 @@ class GaussianTarget:
     n: int | None
     info: dict
     checksum: str | None = None
+    power_floor: float = 0.0
 
     def __post_init__(self):
         self.base_var = torch.as_tensor(self.base_var, dtype=torch.float64).expand_as(self.target_var).clone()
-        valid = (self.target_var > 0) & (self.base_var > 0)
+        valid = (self.target_var > self.power_floor) & (self.base_var > 0)
         if self.dim is not None:
             valid.view(-1)[0] = False  # the mean mode is excluded
         ratios = (self.target_var[valid] / self.base_var[valid]).flatten()
@@ -174,7 +179,7 @@ class GaussianTarget:
     @cached_property
     def ratios(self) -> Tensor:
         """r_k = λ_k/μ_k of every mode with power in both target and base (flattened)."""
-        valid = (self.target_var > 0) & (self.base_var > 0)
+        valid = (self.target_var > self.power_floor) & (self.base_var > 0)
         return (self.target_var[valid] / self.base_var[valid]).flatten()
 
     def relative_errors(self, generated_var: Tensor) -> Tensor:
