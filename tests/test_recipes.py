@@ -9,6 +9,7 @@ import json
 import os
 import shutil
 import subprocess
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
@@ -78,19 +79,33 @@ def check_forecast(out: subprocess.CompletedProcess, work: Path) -> None:
     assert summary["comparison"]["follmer_below_sigma"] == (runs["follmer"]["crps"][0] < runs["sigma"]["crps"][0])
 
 
-@pytest.mark.parametrize("recipe", RECIPES, ids=lambda p: p.name)
-def test_recipe_runs(recipe, tmp_path):
+def _run(recipe: Path, work: Path) -> subprocess.CompletedProcess:
+    env = {**os.environ, "SICTL_RECIPE_SCALE": "quick", "OMP_NUM_THREADS": "1"}  # see the module docstring
+    return subprocess.run(["bash", str(recipe), "16", str(work)], capture_output=True, text=True, timeout=300,
+                          env=env)
+
+
+@pytest.fixture(scope="module")
+def recipe_runs(tmp_path_factory) -> dict:
+    """Every recipe run once, two at a time: each is one thread and mostly process start-ups, so two share the
+    two cores of a small machine without slowing each other much."""
     if shutil.which("sictl") is None:
         pytest.skip("the sictl console script is not on PATH (install the package)")
-    env = {**os.environ, "SICTL_RECIPE_SCALE": "quick", "OMP_NUM_THREADS": "1"}  # see the module docstring
-    out = subprocess.run(["bash", str(recipe), "16", str(tmp_path)], capture_output=True, text=True, timeout=300,
-                         env=env)
+    works = {r.name: tmp_path_factory.mktemp(r.stem) for r in RECIPES}
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        futures = {r.name: pool.submit(_run, r, works[r.name]) for r in RECIPES}
+        return {name: (f.result(), works[name]) for name, f in futures.items()}
+
+
+@pytest.mark.parametrize("recipe", RECIPES, ids=lambda p: p.name)
+def test_recipe_runs(recipe, recipe_runs):
+    out, work = recipe_runs[recipe.name]
     assert out.returncode == 0, out.stderr[-2000:]
     assert "Error" not in out.stderr
-    assert any(tmp_path.iterdir())
+    assert any(work.iterdir())
     if recipe.name == "gaussian_field.sh":
-        check_gaussian_field(out, tmp_path)
+        check_gaussian_field(out, work)
     if recipe.name in ("allen_cahn.sh", "navier_stokes.sh"):
-        check_learned(out, tmp_path)
+        check_learned(out, work)
     if recipe.name == "ns_forecast.sh":
-        check_forecast(out, tmp_path)
+        check_forecast(out, work)
