@@ -8,7 +8,7 @@
 # WORKDIR/spectra.png (the three spectra against the reference; evaluate's own plots are in WORKDIR/plots_*).
 #
 # Usage: bash recipes/allen_cahn.sh [--quick] [N] [workdir]      (N: grid intervals, default 64)
-#   full scale (default): ≈ 15 minutes of training on 2 CPU cores, ≈ 20 minutes in all (docs/train.md,
+#   full scale (default): ≈ 12 minutes of training on a CPU core (12.7 steps/s), ≈ 20 minutes in all (docs/train.md,
 #                         "Allen–Cahn recipe", has the measured numbers);
 #   --quick, or SICTL_RECIPE_SCALE=quick: a tiny network and a few hundred samples, seconds (the test suite).
 # summary.json: {"n", "scale", "data": {...}, "train": {"steps", "batch_size", "wall_time_s", "steps_per_s",
@@ -25,7 +25,7 @@ mkdir -p "$WORK"
 case "$SCALE" in
   full)
     CHAINS=512; PER_CHAIN=64; BURN_IN=1000; SPLIT=0.75    # 24 576 train / 8192 held-out samples
-    MODEL=small; STEPS=9000; BATCH=64; LR=8e-3; EMA=0.999  # ≈ 13 min on one core (docs/train.md)
+    MODEL=small; STEPS=9000; BATCH=64; LR=8e-3; EMA=0.999  # ≈ 12 min on one core (docs/train.md)
     NSAMP=4096 ;;
   quick)
     CHAINS=16; PER_CHAIN=16; BURN_IN=100; SPLIT=0.75
