@@ -65,7 +65,7 @@ from torch import Tensor
 
 from sictl.core.interpolants.conversions import optimal_diffusion
 from sictl.core.interpolants.schedules import Schedule
-from sictl.core.sampling.solvers import SOLVERS, Solver, _frozen_eta_step, _scaled, _Values, _values
+from sictl.core.sampling.solvers import SOLVERS, Solver, StochasticSolver, _frozen_eta_step, _scaled, _Values, _values
 from sictl.errors import ConfigError
 
 __all__ = ["MAX_STEP_RATIO", "ExpInt3", "SDEExpInt1", "SDEExpInt2", "UniPC2", "UniPC3", "exp_weights"]
@@ -234,18 +234,11 @@ def dissipation(schedule: Schedule, diffusion: Callable[[Tensor], Tensor], t0: f
 
 
 @dataclass
-class _SDEExpInt(Solver):
+class _SDEExpInt(StochasticSolver):
     """Shared step of the stochastic exponential integrators (module docstring, "The SDE")."""
 
-    diffusion: Callable[[Tensor], Tensor] | None = None
-    stochastic = True
-    takes_diffusion = True
     points = 1
     max_step_ratio = MAX_STEP_RATIO
-
-    @property
-    def needs_score(self) -> bool:
-        return self.diffusion is not None
 
     def step(self, drift, t0, t1, x, memory, *, generator=None, noise=None):
         v0, v1 = _values(drift.schedule, t0, memory), _values(drift.schedule, t1, memory)

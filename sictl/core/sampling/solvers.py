@@ -56,6 +56,25 @@ class Solver:
         raise NotImplementedError  # pragma: no cover
 
 
+@dataclass
+class StochasticSolver(Solver):
+    """Base of the SDE solvers: a Gaussian increment per step and an optional diffusion ε(t).
+
+    With ``diffusion`` None the step is the ODE step; otherwise it needs the drift's score.
+
+    Args:
+        diffusion: ε(t) ≥ 0 as a callable of a scalar time tensor.
+    """
+
+    diffusion: Callable[[Tensor], Tensor] | None = None
+    stochastic = True
+    takes_diffusion = True
+
+    @property
+    def needs_score(self) -> bool:
+        return self.diffusion is not None
+
+
 def _combine(x: Tensor, *terms: tuple[float, Tensor]) -> Tensor:
     """x + Σ c_i k_i as a new tensor: one fused pass per term, no temporaries, inputs untouched.
 
@@ -216,7 +235,7 @@ class ExpInt2(Solver):
 
 
 @dataclass
-class EulerMaruyama(Solver):
+class EulerMaruyama(StochasticSolver):
     """Euler–Maruyama for dX = (b + ε C0 s) dt + √(2ε) C0^{1/2} dW.
 
     The SDE is preconditioned by the base covariance C0 (identity for a white unit base, where it is
@@ -229,14 +248,7 @@ class EulerMaruyama(Solver):
         diffusion: ε(t) ≥ 0 as a callable of a scalar time tensor.
     """
 
-    diffusion: Callable[[Tensor], Tensor] | None = None
     name = "em"
-    stochastic = True
-    takes_diffusion = True
-
-    @property
-    def needs_score(self) -> bool:
-        return self.diffusion is not None
 
     def step(self, drift, t0, t1, x, memory, *, generator=None, noise=None):
         h = float(t1 - t0)
@@ -282,7 +294,7 @@ def _epsilon(diffusion, t: float) -> float:
 
 
 @dataclass
-class StochasticHeun(Solver):
+class StochasticHeun(StochasticSolver):
     """Stochastic Heun: a predictor–corrector in the drift with one Brownian increment per step.
 
     For dX = f(t, X) dt + √(2ε(t)) dW (f = b + ε C0 s, additive noise: ε depends on t only),
@@ -299,15 +311,8 @@ class StochasticHeun(Solver):
         diffusion: ε(t) ≥ 0 as a callable of a scalar time tensor.
     """
 
-    diffusion: Callable[[Tensor], Tensor] | None = None
     name = "sde-heun"
     nfe_per_step = 2
-    stochastic = True
-    takes_diffusion = True
-
-    @property
-    def needs_score(self) -> bool:
-        return self.diffusion is not None
 
     def step(self, drift, t0, t1, x, memory, *, generator=None, noise=None):
         h = float(t1 - t0)
